@@ -1,0 +1,109 @@
+"""Run a feature over the voices manifest into an array store + index table, rows keeping their split.
+
+Layout of ``data/features/<name>/``: ``index.csv`` (one row per sample: the manifest's labels,
+``source_id``, ``split``, ``chunk``), ``<store>.npy`` per store, ``rejects.csv``. Arrays stream to
+disk as samples come, so memory stays flat whatever the corpus size.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio.features import FEATURES
+from .errors import InputError, ParamsError
+from .parallel import imap
+from .tables import LABEL_COLUMNS, Rejects, read_table
+
+
+class ArrayStore:
+    """Appends fixed-shape samples to a raw file; ``close`` turns it into a ``.npy`` (memory-mappable)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.raw = self.path.with_suffix(".part")
+        self.fh = open(self.raw, "wb")
+        self.shape = None
+        self.dtype = None
+        self.count = 0
+
+    def append(self, a: np.ndarray) -> None:
+        if self.shape is None:
+            self.shape, self.dtype = a.shape, a.dtype
+        elif a.shape != self.shape:
+            raise ValueError(f"{self.path.name}: sample shape {a.shape} != {self.shape}")
+        self.fh.write(np.ascontiguousarray(a, dtype=self.dtype).tobytes())
+        self.count += 1
+
+    def close(self) -> None:
+        self.fh.close()
+        shape = (self.count, *(self.shape or (0,)))
+        out = np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype or np.float32, shape=shape)
+        if self.count:
+            src = np.memmap(self.raw, dtype=self.dtype, mode="r", shape=shape)
+            for start in range(0, self.count, 4096):
+                out[start:start + 4096] = src[start:start + 4096]
+            del src
+        out.flush()
+        del out
+        self.raw.unlink()
+
+
+def _compute(job):
+    kind, path, params = job
+    try:
+        return FEATURES[kind](path, params), None
+    except InputError as exc:
+        return None, exc.reason
+    except Exception as exc:  # a bad clip must not stop the stage; its reason is kept
+        return None, f"{type(exc).__name__}: {exc}"
+
+
+def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, workers: int = 1,
+          progress: bool = True) -> dict:
+    kind = params.get("kind", name)
+    if kind not in FEATURES:
+        raise ParamsError(f"params.yaml: 'features.{name}.kind' must be one of {', '.join(sorted(FEATURES))}; got {kind!r}")
+    df = read_table(manifest)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stores: dict[str, ArrayStore] = {}
+    rows, rejects = [], Rejects(stage=f"features.{name}")
+    keep_cols = ["path", *LABEL_COLUMNS, "split"]
+    jobs = [(kind, p, params) for p in df["path"]]
+    for rec, (samples, reason) in zip(df[keep_cols].to_dict("records"),
+                                      imap(_compute, jobs, workers=workers, desc=f"features {name}", progress=progress)):
+        if reason is not None or not samples:
+            rejects.add(rec["path"], reason or "no samples (clip shorter than one chunk)")
+            continue
+        for i, sample in enumerate(samples):
+            for key, arr in sample.items():
+                if key not in stores:
+                    stores[key] = ArrayStore(out / f"{key}.npy")
+                stores[key].append(arr)
+            rows.append({**rec, "chunk": i})
+    for store in stores.values():
+        store.close()
+    pd.DataFrame(rows, columns=[*keep_cols, "chunk"]).to_csv(out / "index.csv", index=False)
+    rejects.write(out / "rejects.csv")
+    clips_kept = len({r["path"] for r in rows})
+    summary = {"clips": len(df), "clips_kept": clips_kept, "clips_rejected": len(rejects), "samples": len(rows),
+               "shapes": {k: list(s.shape or ()) for k, s in stores.items()}}
+    if clips_kept + len(rejects) != len(df):
+        raise AssertionError(f"features {name}: {len(df)} clips != {clips_kept} kept + {len(rejects)} rejected")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def load_feature(feature_dir: str | Path, store: str = "x", mmap: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """(index table, array) of a built feature; rows align."""
+    d = Path(feature_dir)
+    index = read_table(d / "index.csv")
+    path = d / f"{store}.npy"
+    if not path.exists():
+        from .errors import SourceError
+
+        raise SourceError(f"{path}: feature store not found (run its feature stage)")
+    return index, np.load(path, mmap_mode="r" if mmap else None)

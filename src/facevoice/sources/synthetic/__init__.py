@@ -1,0 +1,85 @@
+"""The embedded synthetic corpus: rendered faces and espeak-ng voices, no network needed.
+
+``generate`` writes it in the layouts of the real corpora so that the real adapters read it:
+faces like LFW (``lfw/<Name>/<Name>_0001.jpg``, 250x250) and voices like Mozilla Common Voice
+(``commonvoice/<locale>/clips/*.mp3`` + ``validated.tsv``), plus ``people.csv`` (name, gender,
+language, voice settings) and ``faces_truth.csv`` (the drawn box and 5 key points of every photo).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ...tables import Rejects
+from .. import commonvoice, lfw
+from .people import LANGUAGES  # noqa: F401  (re-exported for the stage)
+
+
+def list_faces(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
+    return lfw.list_faces(root / "lfw", {"people": str(root / "people.csv"), **opts}, rejects)
+
+
+def list_voices(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
+    return commonvoice.list_voices(root / "commonvoice", opts, rejects)
+
+
+def generate(out: str | Path, people: int, photos: int, utterances: int, languages: list[str], seed: int,
+             bystander_rate: float = 0.2, min_seconds: float = 1.0, max_seconds: float = 8.0,
+             progress: bool = True) -> dict:
+    """Write the corpus under ``out``; returns counts. Deterministic from the arguments."""
+    import cv2
+    from tqdm import tqdm
+
+    from ...audio.loader import write_mp3
+    from .faces import make_identity, render_photo
+    from .people import make_people, utterance_text
+    from .speech import Espeak
+
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    folks = make_people(people, languages, rng)
+    identities = {p["name"]: make_identity(np.random.default_rng([seed, i, 1]), p["gender"]) for i, p in enumerate(folks)}
+
+    truth = []
+    for i, person in enumerate(tqdm(folks, desc="synthesize faces", disable=not progress)):
+        prng = np.random.default_rng([seed, i, 2])
+        others = [n for n in identities if n != person["name"]]
+        for k in range(1, photos + 1):
+            bystander = identities[others[int(prng.integers(len(others)))]] if others and prng.random() < bystander_rate else None
+            img, info = render_photo(identities[person["name"]], prng, size=250, bystander=bystander)
+            path = out / "lfw" / person["name"] / f"{person['name']}_{k:04d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            truth.append({"path": str(path.relative_to(out)), "person": person["name"],
+                          **{key: json.dumps(val) for key, val in info.items()}})
+
+    engine = Espeak.get()
+    tables: dict[str, list] = {}
+    for i, person in enumerate(tqdm(folks, desc="synthesize voices", disable=not progress)):
+        prng = np.random.default_rng([seed, i, 3])
+        lang = person["language"]
+        for k in range(utterances):
+            for _ in range(20):
+                text = utterance_text(lang, prng)
+                rate = person["rate"] * float(prng.uniform(0.93, 1.07))
+                y = engine.say(text, person["voice"], rate=rate, pitch=person["pitch"] + int(prng.integers(-2, 3)),
+                               pitch_range=person["range"])
+                if min_seconds * engine.sample_rate <= len(y) <= max_seconds * engine.sample_rate:
+                    break
+            y = y[: int(max_seconds * engine.sample_rate)]
+            y = y * float(prng.uniform(0.5, 0.95)) / max(1e-6, float(np.abs(y).max()))
+            y = y + prng.normal(0, 0.002, size=y.shape).astype(np.float32)  # a little room noise
+            clip = f"common_voice_{lang}_{i:03d}{k:03d}.mp3"
+            write_mp3(out / "commonvoice" / lang / "clips" / clip, y, engine.sample_rate)
+            tables.setdefault(lang, []).append({
+                "client_id": person["name"], "path": clip, "sentence": text, "up_votes": 2, "down_votes": 0,
+                "age": "", "gender": person["gender"], "accents": "", "locale": lang, "segment": "",
+            })
+    for lang, rows in tables.items():
+        pd.DataFrame(rows).to_csv(out / "commonvoice" / lang / "validated.tsv", sep="\t", index=False)
+    pd.DataFrame(folks).to_csv(out / "people.csv", index=False)
+    pd.DataFrame(truth).to_csv(out / "faces_truth.csv", index=False)
+    return {"people": len(folks), "photos": len(truth), "clips": sum(len(r) for r in tables.values())}

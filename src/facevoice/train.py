@@ -1,0 +1,145 @@
+"""One fit loop for every Keras model, and ``run`` which trains one ``params.yaml`` model end to end.
+
+``run`` loads the model's feature, keeps the rows its task can use, encodes labels with the classes
+seen in training, builds the model from the registry (starting from ``init_from`` when given),
+fits it (seeded, early stopping, dvclive curves, optional frozen-encoder phase), evaluates it on
+the test split and writes ``models/<name>.keras``, ``models/<name>.json``, ``metrics/<name>.json`` and
+``plots/<name>/``.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParamsError
+from .params import Checked
+
+TASKS = ("reconstruct", "person", "gender", "language")
+
+
+def seed_everything(seed: int) -> None:
+    import keras
+
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    keras.utils.set_random_seed(seed)
+
+
+def fit(model, x_train, y_train, x_val, y_val, tp: Checked, loss: str, metrics: list, live_dir: Path | None,
+        freeze: str | None = None):
+    """Compile and fit; with ``freeze`` (a layer name) and ``freeze_epochs`` > 0, first train with it frozen."""
+    import keras
+
+    epochs = tp.int("epochs", min=1)
+    freeze_epochs = tp.int("freeze_epochs", 0, min=0) if freeze else 0
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.int("patience", 10, min=1),
+                                               restore_best_weights=True)]
+    if live_dir is not None:
+        from dvclive import Live
+        from dvclive.keras import DVCLiveCallback
+
+        live = Live(str(live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
+        callbacks.append(DVCLiveCallback(live=live))
+    kwargs = dict(batch_size=tp.int("batch_size", 32, min=1), validation_data=(x_val, y_val),
+                  callbacks=callbacks, verbose=tp.int("verbose", 2, min=0, max=2), shuffle=True)
+    lr = tp.float("lr", 1e-3, min=0)
+    history = {}
+    phases = [(True, freeze_epochs, lr)] if freeze_epochs else []
+    phases.append((False, epochs, lr * (tp.float("finetune_lr_scale", 0.1, min=0) if freeze_epochs else 1.0)))
+    for frozen, n, rate in phases:
+        if freeze:
+            model.get_layer(freeze).trainable = not frozen
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss, metrics=metrics)
+        h = model.fit(x_train, y_train, epochs=n, **kwargs)
+        for k, v in h.history.items():
+            history.setdefault(k, []).extend(v)
+    if live_dir is not None:
+        live.end()
+    return history
+
+
+def select_rows(index: pd.DataFrame, task: str) -> pd.Series:
+    if task in ("gender", "language"):
+        return index[task].astype(str) != "unknown"
+    return pd.Series(True, index=index.index)
+
+
+def run(name: str, spec: dict, features_root: Path = Path("data/features"), models_dir: Path = Path("models"),
+        metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
+    import keras
+
+    from . import models as registry
+    from .evaluate import classification_metrics, write_confusion, write_metrics, write_reconstructions
+    from .features import load_feature
+
+    p = Checked(spec, f"models.{name}")
+    task = p.choice("task", TASKS)
+    tp = p.sub("train")
+    seed = tp.int("seed", 42)
+    seed_everything(seed)
+    builder = registry.get(p.str("builder"))
+    index, x = load_feature(features_root / p.str("feature"), p.str("store", "x"))
+    keep = select_rows(index, task).values
+    index, x = index[keep].reset_index(drop=True), np.asarray(x[keep], dtype=np.float32)
+    parts = {s: (index["split"] == s).values for s in ("train", "val", "test")}
+    if not parts["train"].any() or not parts["test"].any():
+        raise ParamsError(f"models.{name}: feature {p.str('feature')} has no train or no test rows for task {task}")
+    if not parts["val"].any():
+        from .split import group_holdout
+
+        hold = group_holdout(index.loc[parts["train"], "source_id"].values, 0.15, seed)
+        val = np.zeros(len(index), dtype=bool)
+        val[np.flatnonzero(parts["train"])[hold]] = True
+        parts["val"], parts["train"] = val, parts["train"] & ~val
+
+    pretrained = None
+    if p.get("init_from", None):
+        path = models_dir / f"{p.get('init_from')}.keras"
+        if not path.exists():
+            raise ParamsError(f"models.{name}.init_from: {path} not found (train {p.get('init_from')} first)")
+        pretrained = keras.models.load_model(path, safe_mode=True)
+
+    plot_dir = plots_dir / name
+    models_dir.mkdir(parents=True, exist_ok=True)
+    info = {"model": name, "task": task, "feature": p.str("feature"), "builder": p.str("builder"),
+            "init_from": p.get("init_from", None), "n_train": int(parts["train"].sum()),
+            "n_val": int(parts["val"].sum()), "n_test": int(parts["test"].sum()),
+            "split_rule": spec.get("split_rule", "")}
+    args = dict(p.get("args", {}) or {})
+    if task == "reconstruct":
+        model = builder(x.shape[1:], 0, x[parts["train"]], pretrained=pretrained, **args)
+        target = lambda a: keras.ops.convert_to_numpy(model.get_layer("norm")(a))  # noqa: E731
+        fit(model, x[parts["train"]], target(x[parts["train"]]), x[parts["val"]], target(x[parts["val"]]), tp,
+            loss=p.choice("loss", ["mse", "binary_crossentropy"], "mse"), metrics=[], live_dir=plot_dir / "live")
+        recon = model.predict(x[parts["test"]], verbose=0)
+        originals = target(x[parts["test"]])
+        info["test_mse"] = float(np.mean((recon - originals) ** 2))
+        write_reconstructions(plot_dir / "reconstructions.png", originals, recon)
+        info["classes"] = None
+    else:
+        labels = index[task].astype(str).values
+        classes = sorted(set(labels[parts["train"]]))
+        lookup = {c: i for i, c in enumerate(classes)}
+        known = np.array([lab in lookup for lab in labels])
+        info["n_test_unseen_class"] = int((parts["test"] & ~known).sum())
+        for s in parts:
+            parts[s] = parts[s] & known
+        y = np.array([lookup.get(lab, -1) for lab in labels])
+        model = builder(x.shape[1:], len(classes), x[parts["train"]], pretrained=pretrained, **args)
+        freeze = "encoder" if pretrained is not None else None
+        fit(model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]], tp,
+            loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=plot_dir / "live", freeze=freeze)
+        probs = model.predict(x[parts["test"]], verbose=0)
+        info.update(classification_metrics(y[parts["test"]], probs, classes))
+        info["n_classes"] = len(classes)
+        info["n_test"] = int(parts["test"].sum())
+        write_confusion(plot_dir, y[parts["test"]], probs.argmax(axis=1), classes, f"{name} ({task})")
+        info["classes"] = classes
+    model.save(models_dir / f"{name}.keras")
+    classes = info.pop("classes")
+    (models_dir / f"{name}.json").write_text(json.dumps({**info, "classes": classes, "params": spec}, indent=2))
+    write_metrics(metrics_dir / f"{name}.json", info)
+    return info

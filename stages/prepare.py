@@ -1,0 +1,34 @@
+"""Stage ``prepare``: manifests per modality (path, labels, source id, split) and their rejects."""
+import json
+from pathlib import Path
+
+from facevoice import params
+from facevoice.evaluate import write_metrics
+from facevoice.prepare import MODALITIES, prepare
+from facevoice.split import check_ratios
+from facevoice.stage import main
+from facevoice.sources import adapter
+
+
+def run():
+    p = params.checked("prepare")
+    sources = {}
+    for modality in MODALITIES:
+        spec = p.get(modality, None)
+        if spec is None or spec.get("source") in (None, "none"):
+            continue
+        s = p.sub(modality)
+        adapter(s.str("source"))
+        sources[modality] = {"source": s.str("source"), "root": s.str("root"), "options": s.get("options", {}) or {}}
+    split = p.sub("split")
+    by = split.choice("by", ["recording", "person"])
+    check_ratios(split.get("ratios"))
+    counts = prepare(sources, {"by": by, "ratios": split.get("ratios"), "seed": split.int("seed")},
+                     out_dir=Path("data/manifests"), min_duration=p.float("min_duration", 0.2, min=0),
+                     workers=p.int("workers", 2, min=0))
+    write_metrics("metrics/corpus.json", {"split_by": by, **counts})
+    print(json.dumps(counts))
+
+
+if __name__ == "__main__":
+    main(run)
