@@ -1,0 +1,75 @@
+"""Stage ``download``: fetch the real corpora named in params.yaml into ``data/raw/<source>/``.
+
+params.yaml::
+
+    download:
+      downloads: data/downloads      # where archives are kept (outside data/raw, so re-runs reuse them)
+      faces:                         # null, or source: synthetic -> nothing to do
+        source: lfw                  # lfw | voxceleb1 | folder | any adapter with files to fetch
+        variant: lfw                 # lfw: lfw | lfw-funneled | lfw-deepfunneled
+        url: http://vis-www.cs.umass.edu/lfw/lfw.tgz   # optional: a mirror
+        md5: a17d05bd522c52d84eca14327a23d494          # or sha256: ...; optional for official URLs
+        path: ~/Downloads/lfw.tgz    # optional: an archive or folder you already have (wins over url)
+      voices:
+        source: librispeech
+        subsets: [dev-clean, test-clean]
+        # base_url: https://us.openslr.org/resources/12
+        # voxceleb1 / commonvoice: path: [vox1_test_wav.zip, vox1_meta.csv] | cv-corpus-...-en.tar.gz
+
+Other keys per entry: ``verify: false`` (skip checksums), ``mode: link | copy`` (how a folder given as
+``path`` is brought in: a symlink by default), ``progress: false``, ``name`` (the saved file name when the
+URL's is not useful). Prints, per modality, the corpus root to set as ``prepare.<modality>.root``.
+Downloads resume after an interruption and verified archives are not downloaded again.
+"""
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from facevoice import params  # noqa: E402
+from facevoice.errors import ParamsError  # noqa: E402
+from facevoice.sources import adapter, download  # noqa: E402
+from facevoice.stage import main  # noqa: E402
+
+RAW = Path("data/raw")
+MODALITIES = ("faces", "voices")
+
+
+def fetch_modality(modality: str, spec: params.Checked, downloads: str | None) -> Path | None:
+    source = spec.str("source")
+    if source in ("synthetic", "none"):
+        return None
+    module = adapter(source)
+    if not hasattr(module, f"list_{modality}"):
+        raise ParamsError(f"params.yaml: source adapter {source!r} has no {modality} "
+                          f"(download.{modality}.source)")
+    opts = dict(spec.data)
+    opts.pop("source")
+    if downloads and "downloads" not in opts:
+        opts["downloads"] = downloads
+    dest = RAW / source
+    func = getattr(module, "fetch", None)
+    if func is not None:
+        return Path(func(opts, dest))
+    download.obtain(opts, dest)  # e.g. folder: an archive URL or a local path
+    return dest
+
+
+def run():
+    p = params.checked("download")
+    downloads = p.get("downloads", "data/downloads")
+    if downloads is not None and not isinstance(downloads, str):
+        raise ParamsError(f"params.yaml: 'download.downloads' must be a path, got {downloads!r}")
+    roots = {}
+    for modality in MODALITIES:
+        if p.get(modality, None) is None:
+            continue
+        root = fetch_modality(modality, p.sub(modality), downloads)
+        if root is not None:
+            roots[modality] = str(root)
+    print(json.dumps(roots))
+
+
+if __name__ == "__main__":
+    main(run)
