@@ -62,16 +62,19 @@ def generate(out: str | Path, people: int, photos: int, utterances: int, languag
         prng = np.random.default_rng([seed, i, 3])
         lang = person["language"]
         for k in range(utterances):
-            for _ in range(20):
-                text = utterance_text(lang, prng)
-                rate = person["rate"] * float(prng.uniform(0.93, 1.07))
-                y = engine.say(text, person["voice"], rate=rate, pitch=person["pitch"] + int(prng.integers(-2, 3)),
-                               pitch_range=person["range"])
-                if min_seconds * engine.sample_rate <= len(y) <= max_seconds * engine.sample_rate:
-                    break
+            # every random choice is drawn before synthesis, so the corpus never depends on audio lengths
+            text = utterance_text(lang, prng)
+            rate = person["rate"] * float(prng.uniform(0.93, 1.07))
+            pitch = person["pitch"] + int(prng.integers(-2, 3))
+            gain = float(prng.uniform(0.5, 0.95))
+            y = engine.say(text, person["voice"], rate=rate, pitch=pitch, pitch_range=person["range"])
+            if len(y) < min_seconds * engine.sample_rate:  # a very short sentence: say it twice
+                y = np.concatenate([y, engine.say(text, person["voice"], rate=rate, pitch=pitch,
+                                                  pitch_range=person["range"])])
             y = y[: int(max_seconds * engine.sample_rate)]
-            y = y * float(prng.uniform(0.5, 0.95)) / max(1e-6, float(np.abs(y).max()))
-            y = y + prng.normal(0, 0.002, size=y.shape).astype(np.float32)  # a little room noise
+            y = y * gain / max(1e-6, float(np.abs(y).max()))
+            noise = np.random.default_rng([seed, i, k, 4]).normal(0, 0.002, size=y.shape)  # a little room noise
+            y = (y + noise).astype(np.float32)
             clip = f"common_voice_{lang}_{i:03d}{k:03d}.mp3"
             write_mp3(out / "commonvoice" / lang / "clips" / clip, y, engine.sample_rate)
             tables.setdefault(lang, []).append({

@@ -1,0 +1,86 @@
+"""The embedded synthetic corpus: deterministic, in the real corpora's layouts, read by the real adapters."""
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facevoice.audio.loader import decode
+from facevoice.sources import list_files
+from facevoice.sources.synthetic import generate
+from facevoice.sources.synthetic.speech import Espeak
+from facevoice.tables import Rejects
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    counts = generate(root, people=4, photos=2, utterances=3, languages=["en", "fr"], seed=3, progress=False)
+    return root, counts
+
+
+def test_espeak_speaks_each_language_with_distinct_voices():
+    engine = Espeak.get()
+    male = engine.say("Hello, how are you today?", "en+m3", pitch=30)
+    female = engine.say("Hello, how are you today?", "en+f3", pitch=70)
+    assert engine.sample_rate == 22050 and 0.5 < len(male) / 22050 < 4
+    import librosa
+
+    def pitch(y):
+        f0 = librosa.yin(y=y, fmin=60, fmax=400, sr=22050)
+        return float(np.median(f0))
+
+    assert pitch(female) > pitch(male) + 50
+    for voice in ("es+m1", "fr+f2", "de+m5"):
+        assert len(engine.say("uno dos tres", voice)) > 2000
+
+
+def test_layouts_match_lfw_and_common_voice(corpus):
+    root, counts = corpus
+    assert counts == {"people": 4, "photos": 8, "clips": 12}
+    names = sorted(p.name for p in (root / "lfw").iterdir())
+    assert all((root / "lfw" / n / f"{n}_0001.jpg").exists() for n in names)
+    for lang in ("en", "fr"):
+        table = pd.read_csv(root / "commonvoice" / lang / "validated.tsv", sep="\t")
+        assert {"client_id", "path", "sentence", "gender", "locale"} <= set(table.columns)
+        assert all((root / "commonvoice" / lang / "clips" / p).suffix == ".mp3" for p in table["path"])
+
+
+def test_real_adapters_read_it_with_labels(corpus):
+    root, _ = corpus
+    people = pd.read_csv(root / "people.csv")
+    rejects = Rejects("test")
+    faces = list_files("faces", "synthetic", root, {}, rejects)
+    voices = list_files("voices", "synthetic", root, {}, rejects)
+    assert len(rejects) == 0 and len(faces) == 8 and len(voices) == 12
+    truth = people.set_index("name")
+    for df in (faces, voices):
+        assert set(df["person"]) == set(people["name"])
+        assert (df["gender"].values == truth.loc[df["person"], "gender"].values).all()
+        assert (df["language"].values == truth.loc[df["person"], "language"].values).all()
+    for path in voices["path"]:
+        y, sr = decode(path)
+        assert sr == 22050 and 1.0 <= len(y) / sr <= 8.3
+
+
+def test_generation_is_deterministic_across_runs(tmp_path):
+    """Two fresh processes (as two `dvc repro` runs would be) write identical files."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from facevoice.sources.synthetic import generate; "
+            "generate(sys.argv[1], people=3, photos=2, utterances=3, languages=['de', 'es'], seed=11, progress=False)")
+    for name in ("a", "b"):
+        subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], check=True, timeout=300)
+
+    def digest(root):
+        h = hashlib.sha256()
+        files = sorted(p for p in Path(root).rglob("*") if p.is_file())
+        for p in files:
+            h.update(p.relative_to(root).as_posix().encode())
+            h.update(p.read_bytes())
+        return h.hexdigest(), len(files)
+
+    a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
+    assert a == b and a[1] == 3 * 2 + 3 * 3 + 2 + 1 + 1  # photos, clips, two tsv, people.csv, faces_truth.csv
