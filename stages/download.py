@@ -1,4 +1,4 @@
-"""Stage ``download``: fetch the real corpora named in params.yaml into ``data/raw/<source>/``.
+"""Stage ``download``: fetch the real corpora named in params.yaml into ``data/raw/downloaded/<source>/``.
 
 params.yaml::
 
@@ -22,17 +22,14 @@ URL's is not useful). Prints, per modality, the corpus root to set as ``prepare.
 Downloads resume after an interruption and verified archives are not downloaded again.
 """
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+from facevoice import params
+from facevoice.errors import ParamsError
+from facevoice.sources import adapter, download
+from facevoice.stage import main
 
-from facevoice import params  # noqa: E402
-from facevoice.errors import ParamsError  # noqa: E402
-from facevoice.sources import adapter, download  # noqa: E402
-from facevoice.stage import main  # noqa: E402
-
-RAW = Path("data/raw")
+RAW = Path("data/raw/downloaded")
 MODALITIES = ("faces", "voices")
 
 
@@ -68,6 +65,8 @@ def run():
         root = fetch_modality(modality, p.sub(modality), downloads)
         if root is not None:
             roots[modality] = str(root)
+    RAW.mkdir(parents=True, exist_ok=True)
+    (RAW / "roots.json").write_text(json.dumps(roots, indent=2) + "\n")
     print(json.dumps(roots))
 
 

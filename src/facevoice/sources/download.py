@@ -35,6 +35,8 @@ from ..errors import ParamsError, SourceError
 CHUNK = 1 << 16
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip")
 USER_AGENT = "facevoice-download/1.0"
+# Python >= 3.11.4 also applies its own "data" extraction filter (a second line of defence).
+_TAR_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
 
 
 # ----------------------------------------------------------------------------------------- fetch
@@ -370,8 +372,7 @@ def extract(archive: str | Path, target_dir: str | Path) -> Path:
             with tarfile.open(archive, "r:*") as tf:
                 for member in tf:  # one pass: check each member, then write it
                     _check_tar_member(archive, member, base)
-                    tf.extract(member, staging, set_attrs=member.isfile() or member.isdir(),
-                               filter="data")
+                    tf.extract(member, staging, set_attrs=member.isfile() or member.isdir(), **_TAR_FILTER)
         _merge(staging, target_dir)
     except SourceError:
         raise

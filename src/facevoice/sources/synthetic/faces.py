@@ -35,8 +35,8 @@ def _f(x) -> float:
 def make_identity(rng: np.random.Generator, gender: str) -> dict:
     """Stable face parameters of one person: plain floats, ints, strings and lists (JSON-serialisable)."""
     female = gender == "female"
-    t = float(rng.beta(1.6, 1.6))
-    skin = (1 - t) * _SKIN_LIGHT + t * _SKIN_DARK + rng.normal(0, 6, 3) + np.array([4, 0, -4]) * rng.normal()
+    t = float(rng.beta(1.3, 1.8))
+    skin = (1 - t) * _SKIN_LIGHT + t * _SKIN_DARK + rng.normal(0, 2.5, 3) + np.array([5, 0, -7]) * rng.normal()
     hair_w = np.array([3.0, 3.0, 2.0, 1.0, 1.0, 0.6, 0.4])
     if t > 0.55:  # darker skin: darker hair more likely
         hair_w = np.array([6.0, 3.0, 0.5, 0.2, 0.1, 0.1, 0.3])
@@ -137,18 +137,43 @@ class _Canvas:
             np.maximum(self.alpha[sl], m, out=self.alpha[sl])
 
 
-def _arc(x0, x1, y, lift, n=12, skew=0.0):
-    t = np.linspace(-1, 1, n)
-    return np.stack([(x0 + x1) / 2 + t * (x1 - x0) / 2, y - lift * (1 - t ** 2) + skew * t], 1)
+class _Shading:
+    """Soft shadows and highlights over the face region of a canvas: shapes are drawn (hard) into four maps,
+    each map is blurred once, then the face is darkened / lightened by them."""
+
+    SIGMA = {"ds": 0.07, "df": 0.025, "ls": 0.09, "lf": 0.03}
+
+    def __init__(self, cv: _Canvas, sl, B: float):
+        self.cv, self.sl, self.B = cv, sl, B
+        h, w = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+        self.maps = {k: np.zeros((h, w), np.float32) for k in self.SIGMA}
+        self.off = cv.off - (sl[1].start, sl[0].start)
+
+    def _ip(self, pts):
+        return [np.round((np.asarray(pts, np.float32) + self.off) * _ONE).astype(np.int32)]
+
+    def fill(self, layer, pts, v):
+        cv2.fillPoly(self.maps[layer], self._ip(pts), float(v), cv2.LINE_8, _SHIFT)
+
+    def line(self, layer, pts, th, v):
+        cv2.polylines(self.maps[layer], self._ip(pts), False, float(v), max(1, int(round(th))), cv2.LINE_8, _SHIFT)
+
+    def apply(self, fm):
+        blur = {k: cv2.GaussianBlur(m, (0, 0), max(0.6, self.SIGMA[k] * self.B)) for k, m in self.maps.items()}
+        dark = np.minimum(blur["ds"] + blur["df"], 0.75) * fm
+        light = (blur["ls"] + blur["lf"]) * fm
+        roi = self.cv.img[self.sl]
+        roi *= (1 - dark)[..., None]
+        roi += light[..., None]
 
 
 def _face_outline(A, B, power, taper, n=72):
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     c, s = np.cos(t), np.sin(t)
     lower = s > 0
-    p = np.where(lower, 2.0 / power, 1.0)
+    p = np.where(lower, 2.0 / power, 1.0)  # a superellipse below the eyes: rounder or squarer jaw
     x = A * np.sign(c) * np.abs(c) ** p
-    y = B * np.sign(s) * np.abs(s) ** np.where(lower, 2.0 / power, 1.0)
+    y = B * np.sign(s) * np.abs(s) ** p
     x = np.where(lower, x * (1 - taper * s ** 2), x)
     return np.stack([x, y], 1)
 
@@ -165,7 +190,7 @@ def _render_head(ident: dict, pose: dict, B: float, rng: np.random.Generator):
     style = ident["hair_style"]
     hw = 1.35 * B if style in ("medium", "long") else 1.2 * B
     top = 1.4 * B
-    bottom = 2.05 * B
+    bottom = 1.95 * B
     W, H = int(np.ceil(2 * hw)), int(np.ceil(top + bottom))
     cv = _Canvas(W, H, (hw, top))
     skin = np.asarray(ident["skin"], np.float32)
@@ -187,11 +212,11 @@ def _render_head(ident: dict, pose: dict, B: float, rng: np.random.Generator):
 
     # --- neck (down to the collar) with the chin's shadow
     nw = 0.55 * A
-    neck = np.array([[-nw, 0.3 * B], [nw, 0.3 * B], [nw * 1.05, 1.5 * B], [nw * 1.35, bottom],
-                     [-nw * 1.35, bottom], [-nw * 1.05, 1.5 * B]])
+    neck = np.array([[-nw, 0.3 * B], [nw, 0.3 * B], [nw * 1.05, 1.3 * B], [nw * 1.3, 1.5 * B],
+                     [0, 1.65 * B], [-nw * 1.3, 1.5 * B], [-nw * 1.05, 1.3 * B]])
     cv.paint([(neck, 0)], skin * (amb + dif * 0.55) * 0.92, opaque=True)
     cv.paint([(_ell(0, 0.95 * B, A * 0.75, 0.35 * B), 0)], 0.55, blur=0.1 * B, mode="mul")
-    cv.paint([(neck[[0, 5, 4]], 0)], 0.8 if L[0] > 0 else 0.95, blur=0.06 * B, mode="mul")
+    cv.paint([(neck[[0, 6, 5]], 0)], 0.8 if L[0] > 0 else 0.95, blur=0.06 * B, mode="mul")
     cv.paint([(neck[[1, 2, 3]], 0)], 0.8 if L[0] <= 0 else 0.95, blur=0.06 * B, mode="mul")
 
     # --- ears
@@ -221,8 +246,6 @@ def _render_head(ident: dict, pose: dict, B: float, rng: np.random.Generator):
     roi = cv.img[sl]
     roi += (face - roi) * fm[..., None]
     np.maximum(cv.alpha[sl], fm, out=cv.alpha[sl])
-    face_clip = np.zeros((H, W), np.float32)
-    face_clip[sl] = fm
 
     def lit(x, y):  # brightness of the face at a canonical point
         nx_, ny_ = (x - 0.25 * sx) / (A * 1.05), y / (B * 1.1)
@@ -244,35 +267,49 @@ def _render_head(ident: dict, pose: dict, B: float, rng: np.random.Generator):
     mx = sx * 0.85
     brow_y = ey - 0.2 * B - 0.06 * B * pose["brow_raise"]
 
-    # --- soft modelling: sockets, brow ridge, cheeks, nose, mouth, chin
+    # --- brow shapes (drawn after the eyes; their shadow goes into the shading maps)
+    bt = ident["brow_thickness"] * B
+    arch = ident["brow_arch"] * B
+    brows = []
     for i, ex in enumerate(exs):
-        cv.paint([(_ell(ex, ey - 0.02 * B, ews[i] * 1.45, eh * 2.6), 0)], 0.72, blur=0.07 * B, mode="mul",
-                 clip=face_clip)
-        cv.paint([(_ell(ex + (ex - nose_x) * 0.1, ey + 0.22 * B, ew * 1.3, 0.09 * B), 0)], 22 * flat,
-                 blur=0.08 * B, mode="add", clip=face_clip)  # cheekbone highlight
-    cv.paint([(_ell(sx * 0.6, -0.45 * B, A * 0.5, 0.2 * B), 0)], 18 * flat, blur=0.12 * B, mode="add", clip=face_clip)
-    # nose: side shadows along the bridge, the bridge highlight, the tip, wings, shadow below
+        s = -1 if i == 0 else 1  # outward direction
+        inner, outer = ex - s * ews[i] * 1.1, ex + s * ews[i] * 1.25
+        t = np.linspace(0, 1, 12)
+        xs_ = inner + (outer - inner) * t
+        mid = brow_y - arch * np.sin(np.pi * np.clip(t * 1.15, 0, 1)) + 0.02 * B * t
+        th = bt * (1.15 - 0.6 * t)
+        brows.append((np.concatenate([np.stack([xs_, mid - th / 2], 1), np.stack([xs_, mid + th / 2], 1)[::-1]]),
+                      np.stack([xs_, mid + 0.06 * B], 1)))
+
+    # --- soft modelling, painted into four maps (dark/light x soft/fine) blurred once each:
+    # eye sockets, brow shadows, cheekbones, forehead, the nose (bridge, side shadows, wings, tip, shadow
+    # below), philtrum, the shadow under the lower lip, chin
+    sh = _Shading(cv, sl, B)
+    for i, ex in enumerate(exs):
+        sh.fill("ds", _ell(ex, ey - 0.02 * B, ews[i] * 1.45, eh * 2.6), 0.28)
+        sh.fill("ls", _ell(ex + (ex - nose_x) * 0.1, ey + 0.22 * B, ew * 1.3, 0.09 * B), 22 * flat)
+        sh.line("df", brows[i][1], 0.06 * B, 0.15)
+    sh.fill("ls", _ell(sx * 0.6, -0.45 * B, A * 0.5, 0.2 * B), 16 * flat)
     dark_side = -1 if L[0] > 0 else 1
     for side in (-1, 1):
-        k = 0.72 if side == dark_side else 0.86
+        k = 0.34 if side == dark_side else 0.18
         strip = np.array([[nose_x + side * 0.07 * A - sx * 0.25, ey + 0.02 * B],
-                          [nose_x + side * 0.09 * A - sx * 0.1, ey + 0.5 * (nl - ey)],
-                          [nose_x + side * nwid * 0.55, nl - 0.03 * B]])
-        cv.paint([(strip, max(2.0, 0.07 * B))], k, blur=0.05 * B, mode="mul", clip=face_clip)
-        wing = _ell(nose_x + side * nwid * 0.78, nl + 0.01 * B, nwid * 0.32, 0.075 * B, 20)
-        cv.paint([(wing, max(1.5, 0.03 * B))], k - 0.05, blur=0.025 * B, mode="mul", clip=face_clip)
+                          [nose_x + side * 0.085 * A - sx * 0.1, ey + 0.5 * (nl - ey)],
+                          [nose_x + side * nwid * 0.5, nl - 0.05 * B]])
+        sh.line("ds", strip + [side * 0.03 * B, 0], 0.08 * B, k * 0.7)
+        sh.line("df", strip, 0.035 * B, k)
+        sh.line("df", _ell(nose_x + side * nwid * 0.78, nl + 0.01 * B, nwid * 0.32, 0.075 * B, 20), 0.03 * B, k + 0.05)
     bridge = np.array([[nose_x - sx * 0.3, ey + 0.05 * B], [nose_x - sx * 0.1, nl - 0.12 * B]])
-    cv.paint([(bridge, max(2.0, 0.05 * B))], 26 * flat, blur=0.03 * B, mode="add", clip=face_clip)
-    cv.paint([(_ell(nose_x, nl - 0.04 * B, nwid * 0.45, 0.07 * B), 0)], 28 * flat, blur=0.035 * B, mode="add")
-    cv.paint([(_ell(nose_x, nl + 0.085 * B, nwid * 0.95, 0.05 * B), 0)], 0.68, blur=0.035 * B, mode="mul")
+    sh.line("lf", bridge, 0.05 * B, 26 * flat)
+    sh.fill("lf", _ell(nose_x, nl - 0.04 * B, nwid * 0.45, 0.07 * B), 28 * flat)
+    sh.fill("df", _ell(nose_x, nl + 0.085 * B, nwid * 0.95, 0.05 * B), 0.32)
+    sh.line("df", np.array([[mx + sx * 0.1, nl + 0.12 * B], [mx, my - 0.06 * B]]), 0.04 * B, 0.12)
+    sh.fill("df", _ell(mx, my + 0.12 * B, mw * 0.6, 0.045 * B), 0.22)
+    sh.fill("ls", _ell(mx * 0.9, 0.86 * B, A * 0.22, 0.06 * B), 14 * flat)
+    sh.apply(fm)
     for side in (-1, 1):  # nostrils
         cv.paint([(_ell(nose_x + side * nwid * 0.4, nl + 0.045 * B, nwid * 0.22, 0.028 * B, 16,
                         ang=side * 0.35), 0)], skin * 0.3, a=0.9, blur=0.012 * B)
-    # philtrum, below-lip shadow, chin highlight
-    cv.paint([(np.array([[mx + sx * 0.1, nl + 0.12 * B], [mx, my - 0.06 * B]]), max(1.5, 0.04 * B))], 0.88,
-             blur=0.02 * B, mode="mul")
-    cv.paint([(_ell(mx, my + 0.12 * B, mw * 0.6, 0.045 * B), 0)], 0.78, blur=0.03 * B, mode="mul")
-    cv.paint([(_ell(mx * 0.9, 0.86 * B, A * 0.22, 0.06 * B), 0)], 14 * flat, blur=0.05 * B, mode="add", clip=face_clip)
 
     # --- eyes
     iris = np.asarray(ident["iris"], np.float32)
@@ -281,19 +318,8 @@ def _render_head(ident: dict, pose: dict, B: float, rng: np.random.Generator):
         _eye(cv, ex, ey, ews[i], eh, iris, gaze, lit(ex, ey), B, L, ident["lashes"], skin)
 
     # --- brows
-    bt = ident["brow_thickness"] * B
-    arch = ident["brow_arch"] * B
     brow_col = hair * 0.7 if hair.mean() < 120 else hair * 0.5
-    for i, ex in enumerate(exs):
-        s = -1 if i == 0 else 1  # outward direction
-        inner, outer = ex - s * ews[i] * 1.1, ex + s * ews[i] * 1.25
-        t = np.linspace(0, 1, 12)
-        xs_ = inner + (outer - inner) * t
-        mid = brow_y - arch * np.sin(np.pi * np.clip(t * 1.15, 0, 1)) + 0.02 * B * t
-        th = bt * (1.15 - 0.6 * t)
-        poly = np.concatenate([np.stack([xs_, mid - th / 2], 1), np.stack([xs_, mid + th / 2], 1)[::-1]])
-        cv.paint([(poly, 0)], brow_col, a=0.85, blur=max(0.5, 0.008 * B))
-        cv.paint([(np.stack([xs_, mid + 0.06 * B], 1), max(2.0, 0.06 * B))], 0.85, blur=0.03 * B, mode="mul")
+    cv.paint([(brows[0][0], 0), (brows[1][0], 0)], brow_col, a=0.85, blur=max(0.5, 0.008 * B))
 
     # --- mouth
     _mouth(cv, ident, pose, mx, my, mw, B, flat, L)
@@ -307,9 +333,10 @@ def _render_head(ident: dict, pose: dict, B: float, rng: np.random.Generator):
         "left_eye": [exs[0], ey], "right_eye": [exs[1], ey], "nose": [nose_x, nl],
         "mouth_left": [mx - mw, my - 0.03 * B * pose["smile"]], "mouth_right": [mx + mw, my - 0.03 * B * pose["smile"]],
     }
-    # the detector's box: roughly from the brows to the chin, cheek to cheek
-    box_pts = outline[outline[:, 1] > brow_y - 0.06 * B] * [0.93, 1.0]
-    box_pts = np.concatenate([box_pts, [[-A * 0.93, brow_y - 0.06 * B], [A * 0.93, brow_y - 0.06 * B]]])
+    # the detector's box (as MTCNN draws it): from well above the brows to just below the chin, cheek to cheek
+    box_top = ey - 0.6 * B
+    box_pts = outline[outline[:, 1] > box_top] * [0.885, 1.05]
+    box_pts = np.concatenate([box_pts, [[-A * 0.885, box_top], [A * 0.885, box_top]]])
     return cv, kp, box_pts
 
 
@@ -419,17 +446,18 @@ def _front_hair(cv, ident, A, B, hair, flat, sx, rng):
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    c0, c1 = rng.uniform(20, 235, 3), rng.uniform(20, 235, 3)
+    """Cluttered, out-of-focus background: a gradient, random shapes, a mottled texture (drawn at half size)."""
+    out_size, size = size, (size + 1) // 2
+    c0, c1 = rng.uniform(20, 235, 3).astype(np.float32), rng.uniform(20, 235, 3).astype(np.float32)
     ang = rng.uniform(0, 2 * np.pi)
-    g = np.linspace(-1, 1, size, dtype=np.float32)
-    X, Y = np.meshgrid(g, g)
-    t = np.clip((X * np.cos(ang) + Y * np.sin(ang)) * 0.5 + 0.5, 0, 1)[..., None]
-    bg = (c0 * (1 - t) + c1 * t).astype(np.float32)
-    bg = np.ascontiguousarray(bg)
+    g = np.linspace(-0.5, 0.5, size, dtype=np.float32)
+    t = g[None, :] * np.float32(np.cos(ang)) + g[:, None] * np.float32(np.sin(ang)) + np.float32(0.5)
+    bg = c0 + (c1 - c0) * t[..., None]
     for _ in range(int(rng.integers(4, 14))):
         col = rng.uniform(0, 255, 3).tolist()
         k = rng.integers(4)
-        layer = bg.copy()
+        a = float(rng.uniform(0.35, 1.0))
+        layer = bg.copy() if a < 0.95 else bg
         if k == 0:
             p0 = rng.uniform(-0.2, 1.0, 2) * size
             p1 = p0 + rng.uniform(0.1, 0.6, 2) * size
@@ -440,16 +468,17 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         elif k == 2:
             p = rng.uniform(-0.1, 1.1, (2, 2)) * size
             cv2.line(layer, tuple(int(v) for v in p[0]), tuple(int(v) for v in p[1]), col,
-                     int(rng.integers(2, 12)), cv2.LINE_AA)
+                     int(rng.integers(1, 6)), cv2.LINE_AA)
         else:
             p = (rng.uniform(0, 1, 2) * size + rng.normal(0, 0.15, (int(rng.integers(3, 7)), 2)) * size)
             cv2.fillPoly(layer, [p.astype(np.int32)], col, cv2.LINE_AA)
-        a = float(rng.uniform(0.35, 1.0))
-        bg = bg * (1 - a) + layer * a
-    n = rng.normal(0, 1, (size // 16 + 2, size // 16 + 2)).astype(np.float32)
+        if layer is not bg:
+            bg = cv2.addWeighted(layer, a, bg, 1 - a, 0)
+    n = rng.standard_normal((size // 8 + 2, size // 8 + 2), dtype=np.float32)
     tex = cv2.resize(n, (size, size), interpolation=cv2.INTER_CUBIC)
-    bg = bg * (1 + 0.08 * tex[..., None])
-    return cv2.GaussianBlur(bg, (0, 0), float(rng.uniform(0.8, 3.0)))
+    bg *= (1 + 0.08 * tex)[..., None]
+    bg = cv2.GaussianBlur(bg, (0, 0), float(rng.uniform(0.4, 1.5)))
+    return cv2.resize(bg, (out_size, out_size), interpolation=cv2.INTER_LINEAR)
 
 
 def _pose(rng: np.random.Generator) -> dict:
@@ -457,7 +486,7 @@ def _pose(rng: np.random.Generator) -> dict:
     L = np.array([lx, ly, 1.0])
     L /= np.linalg.norm(L)
     return {
-        "light": L, "ambient": float(rng.uniform(0.35, 0.5)), "diffuse": float(rng.uniform(0.5, 0.7)),
+        "light": L, "ambient": float(rng.uniform(0.4, 0.55)), "diffuse": float(rng.uniform(0.5, 0.7)),
         "yaw": float(np.clip(rng.normal(0, 0.1), -0.22, 0.22)),
         "smile": float(rng.uniform(0, 1) ** 1.5), "mouth_open": float(rng.uniform(0, 1) ** 2.5),
         "brow_raise": float(rng.uniform(-0.3, 1) ** 2 * np.sign(rng.uniform(-0.2, 1))),
@@ -467,16 +496,20 @@ def _pose(rng: np.random.Generator) -> dict:
 
 def _shirt(img, M, A, B, colour, size):
     """Neck base, shoulders and torso, in photo pixels via the head's affine transform M (canonical->photo)."""
-    pts = np.array([[-0.55 * A, 1.45 * B], [-1.3 * A, 1.75 * B], [-2.4 * A, 2.15 * B], [-2.9 * A, 2.8 * B],
-                    [-3.2 * A, 6 * B], [3.2 * A, 6 * B], [2.9 * A, 2.8 * B], [2.4 * A, 2.15 * B],
-                    [1.3 * A, 1.75 * B], [0.55 * A, 1.45 * B]])
+    pts = np.array([[-0.6 * A, 1.3 * B], [-1.4 * A, 1.55 * B], [-2.4 * A, 1.85 * B], [-2.9 * A, 2.5 * B],
+                    [-3.2 * A, 6 * B], [3.2 * A, 6 * B], [2.9 * A, 2.5 * B], [2.4 * A, 1.85 * B],
+                    [1.4 * A, 1.55 * B], [0.6 * A, 1.3 * B]])
     p = pts @ M[:, :2].T + M[:, 2]
-    m = np.zeros((size, size), np.uint8)
-    cv2.fillPoly(m, [np.round(p * _ONE).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
-    mf = m.astype(np.float32) / 255
-    edge = cv2.GaussianBlur(mf, (0, 0), max(1.0, 0.25 * B))
+    y0 = min(max(int(p[:, 1].min()) - 1, 0), size - 8) // 4 * 4  # only the rows the torso covers
+    h = size - y0
+    m = np.zeros((h, size), np.uint8)
+    cv2.fillPoly(m, [np.round((p - (0, y0)) * _ONE).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
+    mf = m.astype(np.float32) * np.float32(1 / 255)
+    small = cv2.resize(mf, (size // 4, max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    edge = cv2.resize(cv2.GaussianBlur(small, (0, 0), max(0.5, 0.06 * B)), (size, h))
     shade = (0.55 + 0.45 * edge) * mf
-    img += (colour[None, None, :] * shade[..., None] - img * mf[..., None])
+    roi = img[y0:]
+    roi += colour * shade[..., None] - roi * mf[..., None]
 
 
 def _place(img, ident, rng, pose, B, angle, centre, shirt_col):
@@ -489,9 +522,17 @@ def _place(img, ident, rng, pose, B, angle, centre, shirt_col):
     _shirt(img, M, A, B, shirt_col, size)
     Mc = M.copy()  # canvas -> photo
     Mc[:, 2] = M[:, 2] - R @ cv.off
-    col = cv2.warpAffine(cv.img, Mc, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    al = cv2.warpAffine(cv.alpha, Mc, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
-    img += (col - img) * al[..., None]
+    corners = np.array([[0, 0], [cv.w, 0], [0, cv.h], [cv.w, cv.h]], float) @ Mc[:, :2].T + Mc[:, 2]
+    x0, y0 = np.clip(np.floor(corners.min(0)).astype(int) - 1, 0, size)
+    x1, y1 = np.clip(np.ceil(corners.max(0)).astype(int) + 2, 0, size)
+    if x1 > x0 and y1 > y0:  # warp into the covered rectangle only
+        Mr = Mc.copy()
+        Mr[:, 2] -= (x0, y0)
+        dsize = (int(x1 - x0), int(y1 - y0))
+        col = cv2.warpAffine(cv.img, Mr, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        al = cv2.warpAffine(cv.alpha, Mr, dsize, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        roi = img[y0:y1, x0:x1]
+        roi += (col - roi) * al[..., None]
 
     def tr(p):
         q = np.asarray(p, float) @ R.T + M[:, 2]
@@ -513,9 +554,8 @@ def render_photo(identity: dict, rng: np.random.Generator, size: int = 250,
     face, its 5 key points ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right"; 'left' = image-left)
     and "bystander_box" ([x, y, w, h] of the second, smaller face, or None))."""
     img = _background(rng, size)
-    # main face: box height (brows to chin, ~1.25 B) 35-55% of the photo
-    box_h = rng.uniform(0.35, 0.55) * size
-    B = box_h / 1.25
+    # main face: box height (~1.65 B) 35-55% of the photo
+    B = rng.uniform(0.35, 0.55) * size / 1.65
     angle = float(np.clip(rng.normal(0, 8), -20, 20))
     centre = np.array([size / 2 + rng.normal(0, 0.04) * size, size / 2 + rng.normal(0, 0.035) * size - 0.04 * B])
     pose = _pose(rng)
@@ -551,8 +591,9 @@ def render_photo(identity: dict, rng: np.random.Generator, size: int = 250,
     box, kps = _place(img, identity, rng, pose, B, angle, centre, shirt)
 
     # camera: colour cast, exposure, noise
-    img *= rng.uniform(0.9, 1.1, 3).astype(np.float32) * np.float32(rng.uniform(0.85, 1.15))
-    img += rng.normal(0, rng.uniform(1.5, 4.0), img.shape).astype(np.float32)
+    img *= rng.uniform(0.95, 1.05, 3).astype(np.float32) * np.float32(rng.uniform(0.85, 1.15))
+    noise = rng.standard_normal((size, size, 1), dtype=np.float32) * np.float32(rng.uniform(1.5, 4.0))
+    img += noise * rng.uniform(0.8, 1.2, 3).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     out = np.ascontiguousarray(out[..., ::-1])
     info = {"box": box, **kps, "bystander_box": by_box}
