@@ -1,0 +1,118 @@
+"""``report``: one self-contained HTML page (images inlined) of the corpus, every model and its plots."""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+HEADLINE = ["accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "top5_accuracy", "eer",
+            "test_mse", "n_train", "n_test", "n_classes"]
+
+
+def _img(path: Path, alt: str, width: int | None = None) -> str:
+    data = base64.b64encode(path.read_bytes()).decode()
+    style = f' style="max-width:{width}px"' if width else ""
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"{style}><figcaption>{html.escape(alt)}</figcaption></figure>'
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return html.escape(str(v)) if v is not None else ""
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.3f}", border=0,
+                      classes="t")
+
+
+def corpus_section(manifests: Path) -> str:
+    parts = ["<h2>Corpus</h2>"]
+    corpus = Path("metrics/corpus.json")
+    if corpus.exists():
+        c = json.loads(corpus.read_text())
+        rows = [{"modality": m, **{k: v for k, v in c[m].items()}} for m in ("faces", "voices") if m in c]
+        parts.append(f"<p>Split by <b>{html.escape(str(c.get('split_by')))}</b>, decided once in prepare.</p>")
+        parts.append(_table(pd.DataFrame(rows)))
+    for m in ("faces", "voices"):
+        rej = manifests / f"{m}_rejects.csv"
+        if rej.exists():
+            df = pd.read_csv(rej)
+            if len(df):
+                parts.append(f"<h3>Rejected {m} ({len(df)})</h3>")
+                parts.append(_table(df.groupby("reason").size().rename("files").reset_index()))
+                parts.append(_table(df.head(20)))
+    return "\n".join(parts)
+
+
+def models_section(metrics_dir: Path, seeds: Path) -> str:
+    rows = []
+    for path in sorted(metrics_dir.glob("*.json")):
+        if path.stem == "corpus":
+            continue
+        m = json.loads(path.read_text())
+        rows.append({"model": path.stem, "task": m.get("task", "verify" if "eer" in m else ""),
+                     "feature": m.get("feature", ""), **{k: m.get(k) for k in HEADLINE}})
+    parts = ["<h2>Models</h2>"]
+    if rows:
+        df = pd.DataFrame(rows).dropna(axis=1, how="all")
+        parts.append(_table(df))
+    verify = [p for p in sorted(metrics_dir.glob("*.json")) if "face_only" in json.loads(p.read_text())]
+    for p in verify:
+        m = json.loads(p.read_text())
+        v = pd.DataFrame([{"variant": "fused", **{k: m[k] for k in ("accuracy", "precision", "recall", "roc_auc", "eer")}},
+                          *[{"variant": k, **{x: m[k][x] for x in ("accuracy", "precision", "recall", "roc_auc", "eer")}}
+                            for k in ("face_only", "voice_only")]])
+        parts.append(f"<h3>Verification: {html.escape(p.stem)} (open-set: {m.get('open_set')}, pairing: "
+                     f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
+    if seeds.exists():
+        parts.append("<h3>What the seed projects reported</h3>")
+        parts.append(_table(pd.read_csv(seeds, keep_default_na=False)))
+    return "\n".join(parts)
+
+
+def images_section(title: str, paths: list[Path], width: int = 420) -> str:
+    if not paths:
+        return ""
+    figs = "".join(_img(p, f"{p.parent.name}/{p.name}", width) for p in paths)
+    return f"<h2>{html.escape(title)}</h2><div class='g'>{figs}</div>"
+
+
+CHECK = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const broken = imgs.filter(i => !i.complete || i.naturalWidth === 0).length;
+  document.body.setAttribute('data-images', imgs.length);
+  document.body.setAttribute('data-broken-images', broken);
+});
+</script>"""
+
+
+def build(out: str | Path = "reports/index.html", metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots"),
+          features_dir: Path = Path("data/features"), manifests: Path = Path("data/manifests"),
+          seeds: Path = Path("docs/seed_results.csv")) -> Path:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sections = [
+        corpus_section(manifests),
+        models_section(metrics_dir, seeds),
+        images_section("Sample faces with their key points", sorted((features_dir / "faces" / "samples").glob("*.png"))[:8], 260),
+        images_section("Mel-spectrogram images", sorted((features_dir / "mel_chunks" / "png").rglob("*.png"))[:8], 200),
+        images_section("Autoencoder reconstructions", sorted(plots_dir.glob("*/reconstructions.png"))),
+        images_section("Confusion matrices (normalised)", sorted(plots_dir.glob("*/confusion.png"))),
+        images_section("Verification: ROC and DET", sorted(plots_dir.glob("*/roc_det.png")), 700),
+    ]
+    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>facevoice report</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1400px}} table.t{{border-collapse:collapse;margin:1em 0}}
+table.t td,table.t th{{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}} .g{{display:flex;flex-wrap:wrap;gap:12px}}
+figure{{margin:0}} figcaption{{font-size:11px;color:#555}}</style></head>
+<body><h1>facevoice report</h1>
+<p>Every number below was measured on the test split, which was decided once per person or source recording
+before any chunking or augmentation.</p>
+{''.join(sections)}
+{CHECK}</body></html>"""
+    out.write_text(page)
+    return out
