@@ -73,6 +73,19 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
     rows, rejects = [], Rejects(stage=f"features.{name}")
     keep_cols = ["path", *LABEL_COLUMNS, "split"]
     jobs = [(kind, p, params) for p in df["path"]]
+    if params.get("png_per_person", 0):  # feature functions write a few PNGs themselves, from the workers
+        import shutil
+
+        shutil.rmtree(out / "png", ignore_errors=True)
+        shown: dict[str, int] = {}
+        jobs = []
+        for path, person in zip(df["path"], df["person"].astype(str)):
+            extra = {"_out": str(out)}
+            if shown.get(person, 0) < int(params["png_per_person"]):
+                shown[person] = shown.get(person, 0) + 1
+                safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in person)
+                extra["_png"] = f"{safe}/{Path(path).stem}"
+            jobs.append((kind, path, {**params, **extra}))
     for rec, (samples, reason) in zip(df[keep_cols].to_dict("records"),
                                       imap(_compute, jobs, workers=workers, desc=f"features {name}", progress=progress)):
         if reason is not None or not samples:

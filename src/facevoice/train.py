@@ -61,33 +61,88 @@ def fit(model, x_train, y_train, x_val, y_val, tp: Checked, loss: str, metrics: 
     return history
 
 
-def select_rows(index: pd.DataFrame, task: str) -> pd.Series:
+BALANCE = ("none", "random", "one_sided")
+
+
+def select_rows(index: pd.DataFrame, task: str, languages: list | None = None) -> pd.Series:
+    """Rows a task can use (a known label), optionally only those whose ``language`` is in ``languages``."""
     if task in ("gender", "language"):
-        return index[task].astype(str) != "unknown"
-    return pd.Series(True, index=index.index)
+        keep = index[task].astype(str) != "unknown"
+    else:
+        keep = pd.Series(True, index=index.index)
+    if languages:
+        keep &= index["language"].astype(str).isin([str(lang) for lang in languages])
+    return keep
+
+
+def undersample(rows: np.ndarray, x: np.ndarray, y: np.ndarray, how: str, seed: int) -> np.ndarray:
+    """The subset of ``rows`` (training row numbers) kept after undersampling the larger classes.
+
+    ``random``: imbalanced-learn's RandomUnderSampler (every class cut to the smallest one);
+    ``one_sided``: OneSidedSelection (drops majority rows that are redundant or sit on the border
+    with another class, judged by 1-NN on the flattened features). Only training rows are passed here.
+    """
+    if how == "none" or len(np.unique(y[rows])) < 2:
+        return rows
+    if how == "random":
+        from imblearn.under_sampling import RandomUnderSampler
+
+        sampler = RandomUnderSampler(random_state=seed)
+        sampler.fit_resample(rows.reshape(-1, 1), y[rows])
+    else:
+        from imblearn.under_sampling import OneSidedSelection
+
+        sampler = OneSidedSelection(random_state=seed)
+        sampler.fit_resample(x[rows].reshape(len(rows), -1), y[rows])
+    return np.sort(rows[sampler.sample_indices_])
+
+
+def _scores(model, x: np.ndarray, n_classes: int) -> np.ndarray:
+    """Class scores (rows sum to 1) of a scikit-learn classifier, from predict_proba or its decision function."""
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(x)
+    d = np.asarray(model.decision_function(x), dtype=np.float64)
+    if d.ndim == 1:
+        p = 1.0 / (1.0 + np.exp(-d))
+        return np.stack([1 - p, p], axis=1)
+    e = np.exp(d - d.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def run(name: str, spec: dict, features_root: Path = Path("data/features"), models_dir: Path = Path("models"),
         metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
-    import keras
-
+    """Train one model of params.yaml. Model spec keys beyond the builder's: ``store`` (feature store,
+    default x), ``languages`` (keep only these languages' rows), ``balance`` (none | random | one_sided
+    undersampling of the training rows), ``init_from``. A scikit-learn builder (``linear_svm``) is fitted
+    on the flattened training rows and saved as ``models/<name>.joblib``; a Keras one as ``.keras``."""
     from . import models as registry
     from .evaluate import classification_metrics, write_confusion, write_metrics, write_reconstructions
     from .features import load_feature
 
     p = Checked(spec, f"models.{name}")
     task = p.choice("task", TASKS)
-    tp = p.sub("train")
+    tp = p.sub("train", {})
     seed = tp.int("seed", 42)
-    seed_everything(seed)
     builder = registry.get(p.str("builder"))
+    is_sklearn = getattr(builder, "sklearn", False)
+    if is_sklearn and task == "reconstruct":
+        raise ParamsError(f"models.{name}: builder {p.str('builder')} is a classifier; task reconstruct needs a Keras autoencoder")
+    balance = p.choice("balance", list(BALANCE), "none")
+    languages = p.get("languages", None)
+    if languages is not None and (not isinstance(languages, list) or not languages):
+        raise ParamsError(f"params.yaml: 'models.{name}.languages' must be a non-empty list, got {languages!r}")
+    if not is_sklearn:
+        import keras
+
+        seed_everything(seed)
     index, x = load_feature(features_root / p.str("feature"), p.str("store", "x"))
-    keep = select_rows(index, task).values
+    keep = select_rows(index, task, languages).values
     index, x = index[keep].reset_index(drop=True), np.asarray(x[keep], dtype=np.float32)
     parts = {s: (index["split"] == s).values for s in ("train", "val", "test")}
     if not parts["train"].any() or not parts["test"].any():
-        raise ParamsError(f"models.{name}: feature {p.str('feature')} has no train or no test rows for task {task}")
-    if not parts["val"].any():
+        raise ParamsError(f"models.{name}: feature {p.str('feature')} has no train or no test rows for task {task}"
+                          + (f" and languages {languages}" if languages else ""))
+    if not parts["val"].any() and not is_sklearn:
         from .split import group_holdout
 
         hold = group_holdout(index.loc[parts["train"], "source_id"].values, 0.15, seed)
@@ -108,6 +163,8 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
             "init_from": p.get("init_from", None), "n_train": int(parts["train"].sum()),
             "n_val": int(parts["val"].sum()), "n_test": int(parts["test"].sum()),
             "split_rule": spec.get("split_rule", "")}
+    if languages:
+        info["languages"] = [str(lang) for lang in languages]
     args = dict(p.get("args", {}) or {})
     if task == "reconstruct":
         model = builder(x.shape[1:], 0, x[parts["train"]], pretrained=pretrained, **args)
@@ -128,17 +185,37 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
         for s in parts:
             parts[s] = parts[s] & known
         y = np.array([lookup.get(lab, -1) for lab in labels])
-        model = builder(x.shape[1:], len(classes), x[parts["train"]], pretrained=pretrained, **args)
-        freeze = "encoder" if pretrained is not None else None
-        fit(model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]], tp,
-            loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=plot_dir / "live", freeze=freeze)
-        probs = model.predict(x[parts["test"]], verbose=0)
+        if balance != "none":
+            kept = undersample(np.flatnonzero(parts["train"]), x, y, balance, seed)
+            parts["train"] = np.zeros(len(index), dtype=bool)
+            parts["train"][kept] = True
+            info["balance"] = balance
+            info["n_train_before_balance"] = info["n_train"]
+            info["n_train"] = int(parts["train"].sum())
+        if is_sklearn:
+            flat = x.reshape(len(x), -1)
+            model = builder(x.shape[1:], len(classes), flat[parts["train"]], pretrained=pretrained, **args)
+            model.fit(flat[parts["train"]], y[parts["train"]])  # the pipeline's scaler sees training rows only
+            probs = _scores(model, flat[parts["test"]], len(classes))
+            info["fitted_on"] = "train"
+        else:
+            model = builder(x.shape[1:], len(classes), x[parts["train"]], pretrained=pretrained, **args)
+            freeze = "encoder" if pretrained is not None else None
+            fit(model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]], tp,
+                loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=plot_dir / "live",
+                freeze=freeze)
+            probs = model.predict(x[parts["test"]], verbose=0)
         info.update(classification_metrics(y[parts["test"]], probs, classes))
         info["n_classes"] = len(classes)
         info["n_test"] = int(parts["test"].sum())
         write_confusion(plot_dir, y[parts["test"]], probs.argmax(axis=1), classes, f"{name} ({task})")
         info["classes"] = classes
-    model.save(models_dir / f"{name}.keras")
+    if is_sklearn:
+        import joblib
+
+        joblib.dump(model, models_dir / f"{name}.joblib")
+    else:
+        model.save(models_dir / f"{name}.keras")
     classes = info.pop("classes")
     (models_dir / f"{name}.json").write_text(json.dumps({**info, "classes": classes, "params": spec}, indent=2))
     write_metrics(metrics_dir / f"{name}.json", info)

@@ -42,3 +42,176 @@ def mfcc(path: str, p: dict) -> list[dict]:
     x = np.concatenate([stats[s] for s in p.get("stats", ["mean"])]).astype(np.float32)
     seq = fix_frames(m, p.get("seq_frames", 200)).T.astype(np.float32)
     return [{"x": x, "seq": seq}]
+
+
+# ---------------------------------------------------------------- helpers shared by the image-like features
+
+def to_uint8(db: np.ndarray, top_db: float) -> np.ndarray:
+    """Map a dB (or log) matrix to 0..255: its maximum -> 255, ``top_db`` below it and lower -> 0."""
+    top = float(np.max(db)) if db.size else 0.0
+    scaled = (np.clip(db, top - top_db, top) - (top - top_db)) / max(top_db, 1e-9)
+    return np.round(scaled * 255.0).astype(np.uint8)
+
+
+def resize(img: np.ndarray, size) -> np.ndarray:
+    """Resize a (freq, time) matrix to ``size`` = [height, width] (area interpolation), dtype kept."""
+    import cv2
+
+    h, w = int(size[0]), int(size[1])
+    if img.shape == (h, w):
+        return img
+    out = cv2.resize(img.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    if img.dtype == np.uint8:
+        return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    return out.astype(img.dtype)
+
+
+def write_png(path, img: np.ndarray) -> None:
+    """A (freq, time) uint8 image as PNG, low frequencies at the bottom (as people read spectrograms)."""
+    import cv2
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.ascontiguousarray(np.flipud(img)))
+
+
+def _load(path: str, p: dict, **kw) -> np.ndarray:
+    return load(path, sr=p.get("sr", 16000), trim_db=p.get("trim_db"), min_duration=p.get("min_duration", 0.0), **kw)
+
+
+# ---------------------------------------------------------------- mel_chunks
+
+@feature("mel_chunks")
+def mel_chunks(path: str, p: dict) -> list[dict]:
+    """1-second (``chunk``) pieces of the clip -> mel-spectrogram images, uint8 (``size`` = [h, w], 1 channel).
+
+    A last piece of at least ``min_chunk`` seconds is zero-padded; shorter ones are dropped. With
+    ``png_per_person`` > 0, ``features.build`` marks the first clips of each person (``_png``) and their
+    first ``png_chunks`` images are written under ``<feature dir>/png/<person>/`` (from the worker).
+    """
+    import librosa
+
+    sr = p.get("sr", 16000)
+    y = _load(path, p)
+    n = int(round(p.get("chunk", 1.0) * sr))
+    min_len = int(round(p.get("min_chunk", 0.5) * sr))
+    size = p.get("size", [64, 64])
+    samples = []
+    for start in range(0, len(y), n):
+        piece = y[start:start + n]
+        if len(piece) < min(n, max(min_len, 1)):
+            break
+        if len(piece) < n:
+            piece = np.pad(piece, (0, n - len(piece)))
+        if float(np.max(np.abs(piece))) < 1e-4:  # a silent second teaches nothing about a voice
+            continue
+        mel = librosa.feature.melspectrogram(y=piece, sr=sr, n_fft=p.get("n_fft", 512), hop_length=p.get("hop", 256),
+                                             n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
+        db = librosa.power_to_db(S=mel, ref=1.0)
+        img = resize(to_uint8(db, p.get("top_db", 80.0)), size)
+        samples.append({"x": img[..., None]})
+    if p.get("_png") and p.get("_out"):
+        from pathlib import Path
+
+        for i, s in enumerate(samples[:p.get("png_chunks", 2)]):
+            write_png(Path(p["_out"]) / "png" / f"{p['_png']}_{i}.png", s["x"][..., 0])
+    return samples
+
+
+# ---------------------------------------------------------------- logspec
+
+def log_frequency_matrix(sr: int, n_fft: int, n_bins: int, fmin: float) -> np.ndarray:
+    """(n_bins, 1 + n_fft/2) triangular filters with centres spaced evenly in log frequency."""
+    freqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
+    edges = np.geomspace(fmin, sr / 2, n_bins + 2)
+    w = np.zeros((n_bins, len(freqs)), dtype=np.float32)
+    for i in range(n_bins):
+        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
+        up = (freqs - lo) / max(mid - lo, 1e-9)
+        down = (hi - freqs) / max(hi - mid, 1e-9)
+        w[i] = np.maximum(0, np.minimum(up, down))
+        if not w[i].any():  # narrower than one FFT bin at low frequencies: take the nearest bin
+            w[i, int(np.argmin(np.abs(freqs - mid)))] = 1.0
+    return w / w.sum(axis=1, keepdims=True)
+
+
+@feature("logspec")
+def logspec(path: str, p: dict) -> list[dict]:
+    """Fixed-length (``duration`` s, zero-padded or cut) log-frequency spectrogram, uint8 (n_bins, frames, 1)."""
+    import librosa
+
+    sr = p.get("sr", 16000)
+    n_fft = p.get("n_fft", 512)
+    y = _load(path, p, duration=p.get("duration", 3.0), pad=True)
+    power = np.abs(librosa.stft(y=y, n_fft=n_fft, hop_length=p.get("hop", 512))) ** 2
+    spec = log_frequency_matrix(sr, n_fft, p.get("n_bins", 64), p.get("fmin", 60.0)) @ power
+    db = librosa.power_to_db(S=spec, ref=1.0)
+    img = fix_frames(to_uint8(db, p.get("top_db", 80.0)), p.get("frames", 96))
+    return [{"x": img[..., None]}]
+
+
+# ---------------------------------------------------------------- mel6s
+
+@feature("mel6s")
+def mel6s(path: str, p: dict) -> list[dict]:
+    """``duration`` (6) seconds, zero-padded or cut, as a log2-mel spectrogram resized to ``size``; uint8.
+
+    log2 of the mel power, the top ``range_log2`` octaves of power kept (20 ~ 60 dB) and mapped to
+    0..255, so the images share the 1/255 input scaling of ``mel_chunks`` (and its autoencoder).
+    """
+    import librosa
+
+    sr = p.get("sr", 16000)
+    y = _load(path, p, duration=p.get("duration", 6.0), pad=True)
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=p.get("n_fft", 1024), hop_length=p.get("hop", 512),
+                                         n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
+    log2 = np.log2(mel + 1e-10)
+    img = resize(to_uint8(log2, p.get("range_log2", 20.0)), p.get("size", [64, 64]))
+    return [{"x": img[..., None]}]
+
+
+# ---------------------------------------------------------------- shortterm
+
+def _short_term_features():
+    """pyAudioAnalysis' ShortTermFeatures with its chroma tables cached: ``chroma_features_init`` rebuilds
+    the same two read-only arrays for every frame (two thirds of the run time); the results are unchanged."""
+    import functools
+
+    from pyAudioAnalysis import ShortTermFeatures
+
+    if not hasattr(ShortTermFeatures.chroma_features_init, "cache_info"):
+        ShortTermFeatures.chroma_features_init = functools.lru_cache(maxsize=8)(ShortTermFeatures.chroma_features_init)
+    return ShortTermFeatures
+
+
+@feature("shortterm")
+def shortterm(path: str, p: dict) -> list[dict]:
+    """pyAudioAnalysis short-term features as a (68, 68, 1) float32 matrix (features x frames).
+
+    The clip is zero-padded or cut to ``duration`` seconds, rounded to 68 windows, and window = step =
+    length / 68. Unscaled on purpose: the min-max scaling is fitted on training rows only, by the
+    model's ``norm`` layer (``norm: minmax`` in its args), not here where the split is not known.
+    """
+    import warnings
+
+    ShortTermFeatures = _short_term_features()
+    sr = p.get("sr", 16000)
+    frames = p.get("frames", 68)
+    win = int(p.get("duration", 3.0) * sr) // frames
+    y = _load(path, p, duration=win * frames / sr, pad=True)
+    y = np.pad(y, (0, max(0, win * frames - len(y))))[:win * frames]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        feats, _ = ShortTermFeatures.feature_extraction(y.astype(np.float64), sr, win, win)
+    feats = fix_frames(np.nan_to_num(feats, nan=0.0, posinf=0.0, neginf=0.0), frames)
+    return [{"x": feats.astype(np.float32)[..., None]}]
+
+
+# ---------------------------------------------------------------- raw
+
+@feature("raw")
+def raw(path: str, p: dict) -> list[dict]:
+    """The waveform itself, ``duration`` seconds at ``sr`` (zero-padded or cut), for the linear-SVM baseline."""
+    y = _load(path, p, duration=p.get("duration", 2.0), pad=True)
+    return [{"x": y.astype(p.get("dtype", "float32"))}]

@@ -19,6 +19,9 @@ REGISTRY: dict[str, Callable] = {}
 
 def register(name: str):
     def wrap(func):
+        old = REGISTRY.get(name)
+        if old is not None and (old.__module__, old.__qualname__) != (func.__module__, func.__qualname__):
+            raise ValueError(f"model builder {name!r} registered twice ({old.__module__} and {func.__module__})")
         REGISTRY[name] = func
         return func
     return wrap
@@ -33,3 +36,6 @@ def get(name: str) -> Callable:
 
 def _load_families():
     from . import dense  # noqa: F401  (registers its builders)
+    from . import image  # noqa: F401  (image_ae, image_cnn, transfer: face crops)
+    from . import audio, baseline  # noqa: F401  (conv/recurrent audio models; scikit-learn baselines)
+    from . import fusion  # noqa: F401  (fusion classifier, siamese verifier)

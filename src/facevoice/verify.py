@@ -1,0 +1,155 @@
+"""Siamese verification: are two face+voice samples the same person? Fused, face-only and voice-only.
+
+Pairs of samples are drawn (balanced positive/negative, seeded) within each ``verify_split`` of
+``data/pairs``: by default people are split between verification train/val/test (open-set), so the
+test pairs hold people the model never saw. The metrics file holds accuracy, precision, recall,
+ROC AUC, EER and its threshold for each variant side by side, so the fusion gain reads in one table.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParamsError
+from .params import Checked
+
+
+def sample_pairs(persons: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(i, j, same): ``n`` index pairs, half of the same person (i != j), half of different people."""
+    by_person = {p: np.flatnonzero(persons == p) for p in np.unique(persons)}
+    multi = [p for p, idx in by_person.items() if len(idx) > 1]
+    people = list(by_person)
+    if not multi or len(people) < 2:
+        raise ParamsError("verification needs at least two people, one with two samples, in every split")
+    i, j, same = [], [], []
+    for k in range(n):
+        if k % 2 == 0:
+            p = multi[rng.integers(len(multi))]
+            a, b = rng.choice(by_person[p], size=2, replace=False)
+            same.append(1)
+        else:
+            p, q = rng.choice(len(people), size=2, replace=False)
+            a, b = rng.choice(by_person[people[p]]), rng.choice(by_person[people[q]])
+            same.append(0)
+        i.append(a)
+        j.append(b)
+    return np.array(i), np.array(j), np.array(same, dtype=np.float32)
+
+
+def eer(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
+    """(equal error rate, its threshold, fpr, fnr, thresholds)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thr = roc_curve(y_true, scores)
+    fnr = 1 - tpr
+    k = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[k] + fnr[k]) / 2), float(min(thr[k], 1.0)), fpr, fnr, thr
+
+
+def verification_metrics(y_true, scores) -> tuple[dict, dict]:
+    from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
+
+    rate, threshold, fpr, fnr, _ = eer(y_true, scores)
+    pred = (scores >= threshold).astype(int)
+    metrics = {"accuracy": float(accuracy_score(y_true, pred)),
+               "precision": float(precision_score(y_true, pred, zero_division=0)),
+               "recall": float(recall_score(y_true, pred, zero_division=0)),
+               "roc_auc": float(roc_auc_score(y_true, scores)), "eer": rate, "eer_threshold": threshold}
+    return metrics, {"fpr": fpr, "fnr": fnr}
+
+
+def write_curves(plot_dir: Path, curves: dict[str, dict]) -> None:
+    """``roc.csv`` / ``det.csv`` for ``dvc plots`` and a PNG of both."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import norm
+
+    plot_dir.mkdir(parents=True, exist_ok=True)
+    roc = pd.concat([pd.DataFrame({"variant": v, "fpr": c["fpr"], "tpr": 1 - c["fnr"]}) for v, c in curves.items()])
+    roc.to_csv(plot_dir / "roc.csv", index=False)
+    roc.assign(fnr=1 - roc["tpr"]).drop(columns="tpr").to_csv(plot_dir / "det.csv", index=False)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 4))
+    for v, c in curves.items():
+        ax1.plot(c["fpr"], 1 - c["fnr"], label=v)
+        clip = lambda a: norm.ppf(np.clip(a, 1e-3, 1 - 1e-3))  # noqa: E731
+        ax2.plot(clip(c["fpr"]), clip(c["fnr"]), label=v)
+    ax1.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax1.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC")
+    ticks = [0.01, 0.05, 0.2, 0.5, 0.8]
+    ax2.set_xticks(norm.ppf(ticks), ticks)
+    ax2.set_yticks(norm.ppf(ticks), ticks)
+    ax2.set(xlabel="false positive rate", ylabel="false negative rate", title="DET")
+    ax1.legend()
+    fig.tight_layout()
+    fig.savefig(plot_dir / "roc_det.png", dpi=80)
+    plt.close(fig)
+
+
+VARIANTS = {"fused": ("face", "voice"), "face_only": ("face",), "voice_only": ("voice",)}
+
+
+def run(name: str, spec: dict, pairs_dir: Path = Path("data/pairs"), models_dir: Path = Path("models"),
+        metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
+    import keras
+
+    from . import models as registry
+    from .evaluate import write_metrics
+    from .features import load_feature
+    from .train import fit, seed_everything
+
+    p = Checked(spec, f"verify.{name}")
+    tp = p.sub("train")
+    seed = tp.int("seed", 42)
+    voice_store = p.str("voice_store")
+    index, face = load_feature(pairs_dir, "face", mmap=False)
+    _, voice = load_feature(pairs_dir, f"voice_{voice_store}", mmap=False)
+    inputs = {"face": face.astype(np.float32), "voice": voice.astype(np.float32)}
+    branches = {"face": p.get("face_branch"), "voice": p.get("voice_branch")}
+    rng = np.random.default_rng(seed)
+    persons = index["person"].astype(str).values
+    n_pairs = {"train": p.int("pairs_train", 2000, min=10), "val": p.int("pairs_val", 400, min=10),
+               "test": p.int("pairs_test", 1000, min=10)}
+    split_col = "verify_split" if p.choice("open_set", [True, False], True) else "split"
+    pairs = {}
+    for s, n in n_pairs.items():
+        rows = np.flatnonzero(index[split_col].values == s)
+        i, j, y = sample_pairs(persons[rows], n, rng)
+        pairs[s] = (rows[i], rows[j], y)
+    results, curves = {}, {}
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for variant, mods in VARIANTS.items():
+        seed_everything(seed)
+        train_rows = np.unique(np.concatenate(pairs["train"][:2]))
+        model = registry.get("siamese")([inputs[m].shape[1:] for m in mods], len(np.unique(persons[train_rows])),
+                                        [inputs[m][train_rows] for m in mods], branches=[branches[m] for m in mods],
+                                        embedding=p.int("embedding", 32, min=2))
+
+        def xs(s):
+            i, j, _ = pairs[s]
+            return [inputs[m][i] for m in mods] + [inputs[m][j] for m in mods]
+
+        fit(model, xs("train"), pairs["train"][2], xs("val"), pairs["val"][2], tp, loss="binary_crossentropy",
+            metrics=["accuracy"], live_dir=plots_dir / name / "live" / variant)
+        scores = model.predict(xs("test"), verbose=0).ravel()
+        results[variant], curves[variant] = verification_metrics(pairs["test"][2], scores)
+        model.save(models_dir / (f"{name}.keras" if variant == "fused" else f"{name}_{variant}.keras"))
+    write_curves(plots_dir / name, curves)
+    test_people = sorted(set(persons[np.concatenate(pairs["test"][:2])]))
+    train_people = set(persons[np.concatenate(pairs["train"][:2])])
+    info = {"model": name, "open_set": split_col == "verify_split", "pairing": str(index["pairing"].iloc[0]),
+            "n_train_pairs": n_pairs["train"], "n_test_pairs": n_pairs["test"], "n_test_people": len(test_people),
+            "test_people_seen_in_training": len(set(test_people) & train_people), **results["fused"],
+            "face_only": results["face_only"], "voice_only": results["voice_only"],
+            "fusion_gain_auc": results["fused"]["roc_auc"] - max(results["face_only"]["roc_auc"],
+                                                                 results["voice_only"]["roc_auc"])}
+    stored = json.loads((pairs_dir / "inputs.json").read_text()) if (pairs_dir / "inputs.json").exists() else {}
+    inputs = {"face": stored.get("face", {}), "voice": stored.get(f"voice_{voice_store}", {})}
+    (models_dir / f"{name}.json").write_text(json.dumps({**info, "task": "verify", "params": spec,
+                                                         "inputs": inputs}, indent=2))
+    write_metrics(metrics_dir / f"{name}.json", info)
+    return info

@@ -1,0 +1,17 @@
+"""Stage ``verify@<name>``: a siamese verifier (fused, face-only, voice-only) on ``data/pairs``."""
+import json
+import sys
+
+from facevoice import params
+from facevoice.stage import main
+from facevoice.verify import run as verify
+
+
+def run():
+    name = sys.argv[1]
+    info = verify(name, params.section(f"verify.{name}"))
+    print(json.dumps({k: v for k, v in info.items() if not isinstance(v, dict)}))
+
+
+if __name__ == "__main__":
+    main(run)

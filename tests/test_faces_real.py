@@ -1,0 +1,129 @@
+"""The face branch: augmentation of train rows only, MTCNN + the choose rules on photos with a bystander,
+alignment, and real photos (ORL: the best face model >= 95% on a photo-disjoint 7/3 split)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from facevoice.errors import ParamsError
+from facevoice.faces import build
+from facevoice.faces.crop import apply_points, frame_matrix
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _iou(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    return ix * iy / max(1e-9, aw * ah + bw * bh - ix * iy)
+
+
+def synthetic_photos(tmp: Path, people: int = 3, photos: int = 4, bystander_every: int = 2, seed: int = 5):
+    """Rendered photos (jpg) and a manifest with splits; every ``bystander_every``-th photo has a bystander."""
+    import cv2
+
+    from facevoice.sources.synthetic.faces import make_identity, render_photo
+
+    ids = [make_identity(np.random.default_rng([seed, i]), "male" if i % 2 else "female") for i in range(people + 1)]
+    rows, truth = [], {}
+    splits = ["train", "train", "val", "test"]
+    for i in range(people):
+        for k in range(photos):
+            by = ids[(i + 1) % (people + 1)] if k % bystander_every == 0 else None
+            img, info = render_photo(ids[i], np.random.default_rng([seed, i, k]), bystander=by)
+            path = tmp / f"p{i}" / f"p{i}_{k}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+            rows.append({"path": str(path), "person": f"p{i}", "gender": "unknown", "language": "unknown",
+                         "source_id": f"p{i}/{k}", "corpus": "test", "split": splits[k % 4]})
+            truth[str(path)] = info
+    manifest = tmp / "faces.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest, truth
+
+
+FAST = {"detector": "none", "size": 16, "samples": 2,
+        "augment": {"copies": 2, "flip": True, "rotation": 10, "shift": 0.05, "zoom": 0.1, "brightness": 0.1,
+                    "contrast": 0.1}}
+
+
+def test_augmentation_touches_train_rows_only_and_every_photo_is_accounted_for(tmp_path):
+    manifest, _ = synthetic_photos(tmp_path, people=2, photos=4)
+    df = pd.read_csv(manifest)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a photo")
+    df = pd.concat([df, pd.DataFrame([{**df.iloc[0].to_dict(), "path": str(broken), "source_id": "p0/x"}])])
+    df.to_csv(manifest, index=False)
+    summary = build(FAST, manifest, tmp_path / "out", progress=False)
+    index = pd.read_csv(tmp_path / "out/index.csv", dtype={"source_id": str})
+    x = np.load(tmp_path / "out/x.npy")
+    assert x.dtype == np.uint8 and x.shape == (len(index), 16, 16, 1)
+    assert set(index.loc[index["augmented"], "split"]) == {"train"}
+    n_train = int(((index["split"] == "train") & ~index["augmented"]).sum())
+    assert int(index["augmented"].sum()) == 2 * n_train and n_train == 4  # the broken train photo is rejected
+    originals = index[~index["augmented"]].set_index("source_id")
+    for _, row in index[index["augmented"]].iterrows():  # copies inherit their photo's split and source id
+        assert originals.loc[row["source_id"], "split"] == "train" and originals.loc[row["source_id"], "path"] == row["path"]
+    assert (index["detector"] == "none").all() and (index["rule"] == "whole photo").all()
+    rejects = pd.read_csv(tmp_path / "out/rejects.csv")
+    assert list(rejects["path"]) == [str(broken)] and "unreadable" in rejects["reason"][0]
+    assert summary["kept"] + summary["rejected"] == summary["photos"] == len(df)
+    assert not np.array_equal(x[0], x[1])  # a copy differs from its original
+
+
+def test_alignment_levels_the_eyes():
+    kp = {"left_eye": [100.0, 100.0], "right_eye": [140.0, 120.0], "nose": [118.0, 130.0]}
+    m = frame_matrix([80, 80, 80, 90], kp, 32, margin=0.1, align=True)
+    moved = apply_points(m, kp)
+    assert abs(moved["left_eye"][1] - moved["right_eye"][1]) < 1e-6
+    assert moved["left_eye"][0] < moved["right_eye"][0]
+    assert all(0 <= v <= 32 for p in moved.values() for v in p)
+
+
+def test_bad_faces_params_are_one_line_errors(tmp_path):
+    manifest, _ = synthetic_photos(tmp_path, people=1, photos=1)
+    for bad, match in [({"rule": "tallest"}, "faces.rule"), ({"detector": "haar"}, "faces.detector"),
+                       ({"size": 30}, "multiple of 4"), ({"augment": {"copies": -1}}, "faces.augment.copies")]:
+        with pytest.raises(ParamsError, match=match):
+            build({**FAST, **bad}, manifest, tmp_path / "out", progress=False)
+
+
+@pytest.mark.parametrize("rule", ["central", "largest", "consistent"])
+def test_mtcnn_keeps_the_labelled_face_beside_a_bystander(tmp_path, rule):
+    pytest.importorskip("mtcnn")
+    manifest, truth = synthetic_photos(tmp_path, people=3, photos=4, bystander_every=2)
+    spec = {"detector": "mtcnn", "rule": rule, "size": 32, "min_confidence": 0.8, "samples": 3,
+            "augment": {"copies": 1}}
+    summary = build(spec, manifest, tmp_path / "out", progress=False)
+    index = pd.read_csv(tmp_path / "out/index.csv")
+    originals = index[~index["augmented"]]
+    assert summary["kept"] + summary["rejected"] == 12 and summary["kept"] >= 11
+    multi = originals[originals["n_faces"] > 1]
+    assert len(multi) >= 4, "the bystanders were not detected"
+    kept_right = [_iou(json.loads(r["box"]), truth[r["path"]]["box"]) > 0.3 for _, r in multi.iterrows()]
+    assert all(kept_right) if rule != "consistent" else np.mean(kept_right) >= 0.75, kept_right
+    keypoints = json.loads(originals.iloc[0]["keypoints"])
+    assert set(keypoints) == {"left_eye", "right_eye", "nose", "mouth_left", "mouth_right"}
+    assert originals["rule"].str.startswith(rule).all() and (originals["detector"] == "mtcnn").all()
+    assert len(list((tmp_path / "out/samples").glob("*.png"))) == 3
+
+
+def test_orl_best_face_model_reaches_95_percent(orl_faces, tmp_path):
+    spec = importlib.util.spec_from_file_location("faces_orl", ROOT / "benchmarks" / "faces_orl.py")
+    orl = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(orl)
+    results = orl.run_orl(orl_faces, tmp_path, ["face_cnn"])
+    faces = results["_faces"]
+    assert faces["detector"] == "none" and faces["kept"] == 400
+    assert faces["splits"] == {"train": 280, "val": 0, "test": 120}
+    index = pd.read_csv(tmp_path / "features/faces/index.csv")
+    assert (index["rule"] == "whole photo").all() and set(index.loc[index["augmented"], "split"]) == {"train"}
+    best = max(r["accuracy"] for k, r in results.items() if not k.startswith("_") and "accuracy" in r)
+    assert best >= 0.95, results

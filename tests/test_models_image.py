@@ -1,0 +1,35 @@
+"""Image builders: shapes and conventions (norm + encoder), the AE encoder under a classifier, transfer weights."""
+import numpy as np
+import pytest
+
+from facevoice import models
+from facevoice.errors import ParamsError
+
+
+def test_conv_ae_reconstructs_norm_and_its_encoder_feeds_a_classifier():
+    x = np.random.default_rng(0).integers(0, 256, size=(8, 32, 32, 1)).astype(np.float32)
+    ae = models.get("image_ae")((32, 32, 1), 0, x, filters=[8, 4])
+    assert ae.layers[1].name == "norm" and ae.get_layer("encoder").output.shape[1:] == (8, 8, 4)
+    out = ae.predict(x, verbose=0)
+    assert out.shape == x.shape and 0 <= out.min() and out.max() <= 1
+    clf = models.get("encoder_classifier")((32, 32, 1), 5, x, pretrained=ae, head=[16])
+    assert clf.predict(x, verbose=0).shape == (8, 5)
+    for a, b in zip(clf.get_layer("encoder").get_weights(), ae.get_layer("encoder").get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_image_cnn_shapes_and_l2():
+    x = np.zeros((4, 32, 32, 3), dtype=np.float32)
+    cnn = models.get("image_cnn")((32, 32, 3), 7, x)
+    assert cnn.layers[1].name == "norm" and cnn.predict(x, verbose=0).shape == (4, 7)
+    convs = [layer for layer in cnn.get_layer("encoder").layers if "conv" in layer.name and "pool" not in layer.name]
+    assert len(convs) == 2 and all(c.kernel_regularizer is not None for c in convs)
+
+
+def test_image_builders_reject_vectors_and_transfer_needs_weights(tmp_path):
+    with pytest.raises(ParamsError, match="image features"):
+        models.get("image_cnn")((40,), 3, np.zeros((2, 40)))
+    with pytest.raises(ParamsError, match="not found.*left out"):
+        models.get("transfer")((32, 32, 1), 3, None, weights=str(tmp_path / "none.h5"))
+    with pytest.raises(ParamsError, match="no weights"):
+        models.get("transfer")((32, 32, 1), 3, None, weights=None)

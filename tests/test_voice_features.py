@@ -1,0 +1,161 @@
+"""Voice features on generated tones: shapes and dtypes, chunks keep their recording's split, PNGs are
+written from the workers, ogg decodes, and the train-only scalers see training rows only."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from facevoice.audio.features import FEATURES
+from facevoice.audio.loader import load
+from facevoice.features import build, load_feature
+
+SR = 22050
+
+PARAMS = {
+    "mfcc": {"kind": "mfcc", "sr": 16000, "n_mfcc": 40, "stats": ["mean", "std"], "seq_frames": 200},
+    "mel_chunks": {"kind": "mel_chunks", "sr": 16000, "chunk": 1.0, "min_chunk": 0.5, "n_mels": 64, "n_fft": 512,
+                   "hop": 256, "fmax": 8000, "size": [64, 64], "png_per_person": 1, "png_chunks": 2},
+    "logspec": {"kind": "logspec", "sr": 16000, "duration": 3.0, "n_fft": 512, "hop": 512, "n_bins": 64, "frames": 96},
+    "mel6s": {"kind": "mel6s", "sr": 16000, "duration": 6.0, "n_mels": 64, "size": [64, 64]},
+    "shortterm": {"kind": "shortterm", "sr": 16000, "duration": 3.0, "frames": 68},
+    "raw": {"kind": "raw", "sr": 8000, "duration": 2.0},
+}
+SHAPES = {  # feature -> {store: (shape, dtype)}
+    "mfcc": {"x": ((80,), np.float32), "seq": ((200, 40), np.float32)},
+    "mel_chunks": {"x": ((64, 64, 1), np.uint8)},
+    "logspec": {"x": ((64, 96, 1), np.uint8)},
+    "mel6s": {"x": ((64, 64, 1), np.uint8)},
+    "shortterm": {"x": ((68, 68, 1), np.float32)},
+    "raw": {"x": ((16000,), np.float32)},
+}
+
+
+def tone(path: Path, seconds: float, freq: float = 220.0, sr: int = SR, fmt: str | None = None) -> Path:
+    t = np.arange(int(seconds * sr)) / sr
+    y = 0.4 * np.sin(2 * np.pi * freq * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), y.astype(np.float32), sr, format=fmt)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_feature_shapes_and_dtypes_on_a_tone(tmp_path, name):
+    samples = FEATURES[name](str(tone(tmp_path / "a.wav", 2.6)), PARAMS[name])
+    assert samples, name
+    for s in samples:
+        assert set(s) == set(SHAPES[name])
+        for store, (shape, dtype) in SHAPES[name].items():
+            assert s[store].shape == shape and s[store].dtype == dtype, (name, store, s[store].shape, s[store].dtype)
+            assert np.all(np.isfinite(s[store].astype(np.float64)))
+    if SHAPES[name]["x"][1] == np.uint8:
+        assert samples[0]["x"].max() > 200 and samples[0]["x"].min() < 50  # the 0..255 range is used
+
+
+def test_mel_chunks_one_per_second_and_the_short_tail_is_padded_or_dropped(tmp_path):
+    p = {**PARAMS["mel_chunks"], "png_per_person": 0}
+    assert len(FEATURES["mel_chunks"](str(tone(tmp_path / "a.wav", 2.6)), p)) == 3   # 1 + 1 + 0.6 (padded)
+    assert len(FEATURES["mel_chunks"](str(tone(tmp_path / "b.wav", 2.3)), p)) == 2   # the 0.3 s tail is dropped
+    assert FEATURES["mel_chunks"](str(tone(tmp_path / "c.wav", 0.3)), p) == []
+
+
+def test_low_and_high_tones_differ_where_expected(tmp_path):
+    low = FEATURES["mel6s"](str(tone(tmp_path / "lo.wav", 2.0, 150)), PARAMS["mel6s"])[0]["x"][..., 0]
+    high = FEATURES["mel6s"](str(tone(tmp_path / "hi.wav", 2.0, 2000)), PARAMS["mel6s"])[0]["x"][..., 0]
+    rows = np.arange(low.shape[0])
+    centre = lambda img: (img.mean(axis=1) * rows).sum() / img.mean(axis=1).sum()  # noqa: E731
+    assert centre(high) > centre(low) + 5  # row 0 = lowest mel band
+
+
+def test_ogg_decodes_through_the_loader(tmp_path):
+    path = tone(tmp_path / "a.ogg", 1.5, fmt="OGG")
+    y = load(path, sr=16000)
+    assert abs(len(y) - 24000) < 200 and np.max(np.abs(y)) > 0.1
+
+
+def corpus(tmp_path: Path) -> Path:
+    """Two people, three recordings each (train / val / test), one of them broken."""
+    rows = []
+    for person, freq in (("ann", 250.0), ("bob", 110.0)):
+        for split, seconds in (("train", 3.6), ("val", 2.2), ("test", 1.8)):
+            path = tone(tmp_path / "audio" / person / f"{split}.wav", seconds, freq)
+            rows.append({"path": str(path), "person": person, "gender": "female" if person == "ann" else "male",
+                         "language": "en", "source_id": f"{person}/{split}", "corpus": "toy", "split": split})
+    bad = tmp_path / "audio" / "bob" / "broken.wav"
+    bad.write_bytes(b"RIFF not really")
+    rows.append({"path": str(bad), "person": "bob", "gender": "male", "language": "en", "source_id": "bob/broken",
+                 "corpus": "toy", "split": "train"})
+    manifest = tmp_path / "voices.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest
+
+
+def test_chunks_inherit_their_recordings_split_and_pngs_come_from_the_workers(tmp_path):
+    manifest = corpus(tmp_path)
+    out = tmp_path / "features" / "mel_chunks"
+    summary = build("mel_chunks", PARAMS["mel_chunks"], manifest, out, workers=2, progress=False)
+    assert summary["clips"] == 7 and summary["clips_kept"] == 6 and summary["clips_rejected"] == 1
+    index, x = load_feature(out)
+    assert len(index) == len(x) == summary["samples"] == 2 * (4 + 2 + 2)  # 3.6 s -> 4 chunks (last padded), 2.2 and 1.8 -> 2
+    truth = pd.read_csv(manifest).set_index("path")["split"]
+    assert (index["split"].values == truth.loc[index["path"]].values).all()
+    assert index.groupby("source_id")["split"].nunique().max() == 1
+    assert list(index.loc[index["source_id"] == "ann/train", "chunk"]) == [0, 1, 2, 3]
+    pngs = sorted(p.relative_to(out).as_posix() for p in (out / "png").rglob("*.png"))
+    assert pngs == ["png/ann/train_0.png", "png/ann/train_1.png", "png/bob/train_0.png", "png/bob/train_1.png"]
+    rejects = pd.read_csv(out / "rejects.csv")
+    assert rejects["path"].str.endswith("broken.wav").all() and "decode" in rejects["reason"][0]
+
+
+def test_minmax_norm_is_fitted_on_training_rows_only():
+    from facevoice.models import get
+
+    rng = np.random.default_rng(0)
+    x_train = rng.uniform(-3, 5, size=(40, 68, 68, 1)).astype(np.float32)
+    x_test = rng.uniform(-50, 50, size=(5, 68, 68, 1)).astype(np.float32)  # far wider: must not matter
+    model = get("cnn_classifier")((68, 68, 1), 2, x_train, filters=[4], head=[], norm="minmax")
+    norm = model.get_layer("norm")
+    scaled = np.asarray(norm(x_train))
+    np.testing.assert_allclose(scaled.min(axis=(0, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(scaled.max(axis=(0, 2, 3)), 1, atol=1e-5)
+    assert np.asarray(norm(x_test)).max() > 2  # test rows are scaled with the training range, not their own
+
+
+def test_train_run_fits_norm_and_baseline_scaler_on_train_rows_only(tmp_path):
+    """Through train.run: a test row far outside the training range leaves the scalers unchanged."""
+    import joblib
+    import keras
+
+    from facevoice.features import ArrayStore
+    from facevoice.train import run
+
+    rng = np.random.default_rng(1)
+    n = 60
+    y = np.arange(n) % 2
+    x = (rng.normal(0, 1, size=(n, 8, 8, 1)) + y[:, None, None, None] * 2).astype(np.float32)
+    split = np.array(["train", "train", "val", "test"] * (n // 4))
+    x[split == "test"] += 100.0
+    d = tmp_path / "features" / "toy"
+    d.mkdir(parents=True)
+    store = ArrayStore(d / "x.npy")
+    for row in x:
+        store.append(row)
+    store.close()
+    pd.DataFrame({"path": [f"c{i}.wav" for i in range(n)], "person": [f"p{i % 6}" for i in range(n)],
+                  "gender": np.where(y == 1, "male", "female"), "language": "en",
+                  "source_id": [f"s{i}" for i in range(n)], "split": split, "chunk": 0}).to_csv(d / "index.csv",
+                                                                                            index=False)
+    dirs = dict(features_root=tmp_path / "features", models_dir=tmp_path / "models", metrics_dir=tmp_path / "m",
+                plots_dir=tmp_path / "plots")
+    run("svm", {"feature": "toy", "task": "gender", "builder": "linear_svm", "args": {"C": 1.0}}, **dirs)
+    scaler = joblib.load(tmp_path / "models" / "svm.joblib")[0]
+    train = x[split == "train"].reshape(-1, 64)
+    np.testing.assert_allclose(scaler.data_max_, train.max(axis=0))
+    np.testing.assert_allclose(scaler.data_min_, train.min(axis=0))
+    run("cnn", {"feature": "toy", "task": "gender", "builder": "cnn_classifier",
+                "args": {"filters": [4], "head": [], "norm": "minmax"},
+                "train": {"epochs": 1, "batch_size": 16, "seed": 1, "verbose": 0}}, **dirs)
+    norm = keras.models.load_model(tmp_path / "models" / "cnn.keras").get_layer("norm")
+    lo = x[split == "train"].min(axis=(0, 2, 3))
+    np.testing.assert_allclose(np.ravel(keras.ops.convert_to_numpy(norm.mean)), lo, rtol=1e-5)
