@@ -10,7 +10,7 @@ from facevoice.train import run as train_model
 def run():
     name = sys.argv[1]
     everything = params.load()
-    for group in ("autoencoders", "models", "finetuned", "baselines", "optional_models"):
+    for group in ("autoencoders", "models", "finetuned", "baselines", "optional_models", "fusion"):
         if name in (everything.get(group) or {}):
             spec = dict(everything[group][name])
             break

@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -20,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 TARGETS = "train@mfcc_dense finetune@mfcc_ae_clf"
+CLI_TARGETS = "train@face_cnn verify@siamese"
 
 
 def sh(cmd, cwd, check=True):
@@ -98,3 +100,66 @@ def test_two_experiments_and_metrics_diff_show_the_change(repo):
     assert "head8" in shown and "head4" in shown, shown
     diff2 = json.loads(sh("dvc exp diff head8 head4 --json", d).stdout)
     assert "finetuned.mfcc_ae_clf.args.head" in json.dumps(diff2), diff2
+
+
+# ------------------------------------------------------------------ the facevoice command on the tiny run
+def facevoice(d, *args):
+    return subprocess.run([str(BIN / "facevoice"), *args], cwd=d, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained(repo):
+    d, _ = repo
+    sh(f"dvc repro {TARGETS} {CLI_TARGETS}", d)
+    people = pd.read_csv(d / "data/manifests/voices.csv")
+    faces = pd.read_csv(d / "data/manifests/faces.csv")
+    test_faces = faces[faces["split"] == "test"]
+    test_clips = people[people["split"] == "test"]
+    return d, test_faces, test_clips
+
+
+def test_identify_names_the_person_from_a_photo_and_a_clip(trained):
+    d, faces, clips = trained
+    person = clips["person"].iloc[0]
+    clip = clips[clips["person"] == person]["original_path"].iloc[0]  # the mp3 as the corpus has it
+    photo = faces[faces["person"] == person]["path"].iloc[0]
+    voice_only = facevoice(d, "identify", "--voice", clip, "--voice-model", "mfcc_ae_clf", "--top-k", "3")
+    assert voice_only.returncode == 0, voice_only.stderr
+    lines = voice_only.stdout.splitlines()
+    assert lines[1].startswith(f"1. {person}\t"), voice_only.stdout
+    both = facevoice(d, "identify", "--face", photo, "--voice", clip)
+    assert both.returncode == 0 and "face: " in both.stdout and "voice: " in both.stdout, both.stderr
+    assert len([ln for ln in both.stdout.splitlines() if ln[:1].isdigit()]) == 5
+
+
+def test_verify_and_enroll(trained):
+    d, faces, clips = trained
+    a, b = clips.groupby("person")["original_path"].first().iloc[:2]
+    same = facevoice(d, "verify", a, a)
+    assert same.returncode == 0 and same.stdout.startswith("same person"), same.stdout + same.stderr
+    differ = facevoice(d, "verify", a, b)
+    assert differ.returncode == 0 and "score" in differ.stdout and "threshold" in differ.stdout
+    person = faces["person"].iloc[0]
+    mine = faces[faces["person"] == person]["path"].tolist()
+    enrolled = facevoice(d, "enroll", "Newcomer", "--faces", *mine[:2])
+    assert enrolled.returncode == 0 and "enrolled Newcomer: 2 photo(s)" in enrolled.stdout, enrolled.stderr
+    found = facevoice(d, "identify", "--face", mine[-1])
+    assert "gallery" in found.stdout and "Newcomer" in found.stdout, found.stdout
+
+
+def test_bad_input_is_one_line(trained, tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    d, _, _ = trained
+    sf.write(tmp_path / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
+    blank = tmp_path / "wall.png"
+    import cv2
+
+    cv2.imwrite(str(blank), np.full((200, 200, 3), 128, dtype=np.uint8))
+    for args, reason in [(["identify", "--voice", str(tmp_path / "silent.wav")], "silent clip"),
+                         (["identify", "--face", str(blank), "--face-model", "face_cnn"], "no face"),
+                         (["identify", "--voice", str(tmp_path / "silent.wav"), "--voice-model", "nope"],
+                          "unknown model 'nope'")]:
+        r = facevoice(d, *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and reason in r.stderr, (args, r.stderr)

@@ -70,6 +70,21 @@ def test_report_renders_with_no_broken_image(tmp_path, chromium):
     assert int(images.group(1)) == 2 and int(broken.group(1)) == 0
 
 
+def test_model_cards_say_data_split_params_and_metrics(tmp_path):
+    from facevoice.report import write_model_cards
+
+    (tmp_path / "models").mkdir()
+    meta = {"model": "toy_clf", "task": "person", "feature": "mfcc", "n_train": 40, "n_test": 10, "n_classes": 4,
+            "accuracy": 0.9, "split_rule": "by recording (decided once in prepare)",
+            "params": {"builder": "dense_classifier", "train": {"epochs": 3}}, "classes": ["a", "b", "c", "d"]}
+    (tmp_path / "models/toy_clf.json").write_text(json.dumps(meta))
+    [card] = write_model_cards(tmp_path / "models", tmp_path / "cards")
+    text = card.read_text()
+    for part in ("# toy_clf", "40 training and 10 test samples", "by recording", "| accuracy | 0.9000 |",
+                 "builder: dense_classifier", "epochs: 3"):
+        assert part in text, part
+
+
 def test_a_broken_image_is_caught(tmp_path, chromium):
     page = tmp_path / "bad.html"
     from facevoice.report import CHECK

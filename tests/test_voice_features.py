@@ -159,3 +159,20 @@ def test_train_run_fits_norm_and_baseline_scaler_on_train_rows_only(tmp_path):
     norm = keras.models.load_model(tmp_path / "models" / "cnn.keras").get_layer("norm")
     lo = x[split == "train"].min(axis=(0, 2, 3))
     np.testing.assert_allclose(np.ravel(keras.ops.convert_to_numpy(norm.mean)), lo, rtol=1e-5)
+
+
+def test_undersampling_keeps_training_rows_only_and_the_language_filter():
+    from facevoice.train import select_rows, undersample
+
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 30 + [1] * 10 + [0] * 50)  # rows 40.. are val/test rows: never passed in
+    x = rng.normal(size=(90, 4)) + y[:, None] * 3
+    rows = np.arange(40)
+    kept = undersample(rows, x, y, "random", seed=0)
+    assert set(kept) <= set(rows) and np.bincount(y[kept]).tolist() == [10, 10]
+    kept = undersample(rows, x, y, "one_sided", seed=0)
+    assert set(kept) <= set(rows) and (y[kept] == 1).sum() == 10 and (y[kept] == 0).sum() <= 30
+    assert list(undersample(rows, x, y, "none", seed=0)) == list(rows)
+    index = pd.DataFrame({"gender": ["male", "female", "unknown", "male"], "language": ["en", "fr", "en", "de"]})
+    assert list(select_rows(index, "gender", ["en", "de"])) == [True, False, False, True]
+    assert list(select_rows(index, "person")) == [True] * 4

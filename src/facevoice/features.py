@@ -107,6 +107,8 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
     if clips_kept + len(rejects) != len(df):
         raise AssertionError(f"features {name}: {len(df)} clips != {clips_kept} kept + {len(rejects)} rejected")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    public = {k: v for k, v in params.items() if not k.startswith("_")}
+    (out / "params.json").write_text(json.dumps({**public, "kind": kind}, indent=2))  # to recompute it (CLI)
     return summary
 
 

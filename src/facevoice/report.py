@@ -91,9 +91,46 @@ window.addEventListener('load', () => {
 </script>"""
 
 
+def model_card(meta: dict) -> str:
+    """A short markdown card: what the model is, its data and split rule, its params and its metrics."""
+    import yaml
+
+    params = meta.get("params", {})
+    metrics = {k: v for k, v in meta.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    lines = [f"# {meta.get('model', '?')}", "",
+             f"- task: {meta.get('task', '')}",
+             f"- input feature: {meta.get('feature', '') or ', '.join(meta.get('inputs', {}))}",
+             f"- builder: {params.get('builder', meta.get('builder', 'siamese'))}"
+             + (f", initialised from {meta['init_from']}" if meta.get("init_from") else ""),
+             f"- data: {meta.get('n_train', meta.get('n_train_pairs', '?'))} training and "
+             f"{meta.get('n_test', meta.get('n_test_pairs', '?'))} test samples"
+             + (f", {meta['n_classes']} classes" if meta.get("n_classes") else ""),
+             f"- split rule: {meta.get('split_rule') or ('open-set: test people unseen in training' if meta.get('open_set') else 'see params')}",
+             ]
+    if meta.get("pairing"):
+        lines.append(f"- face/voice pairing: {meta['pairing']}")
+    lines += ["", "## Metrics (test split)", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in sorted(metrics.items())]
+    lines += ["", "## Params", "", "```yaml", yaml.safe_dump(params, sort_keys=False).strip(), "```", ""]
+    return "\n".join(lines)
+
+
+def write_model_cards(models_dir: Path, out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(models_dir.glob("*.json")):
+        meta = json.loads(path.read_text())
+        if "model" not in meta:
+            continue
+        card = out_dir / f"{path.stem}.md"
+        card.write_text(model_card(meta))
+        written.append(card)
+    return written
+
+
 def build(out: str | Path = "reports/index.html", metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots"),
           features_dir: Path = Path("data/features"), manifests: Path = Path("data/manifests"),
-          seeds: Path = Path("docs/seed_results.csv")) -> Path:
+          seeds: Path = Path("docs/seed_results.csv"), models_dir: Path | None = Path("models")) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sections = [
@@ -115,4 +152,6 @@ before any chunking or augmentation.</p>
 {''.join(sections)}
 {CHECK}</body></html>"""
     out.write_text(page)
+    if models_dir is not None and models_dir.exists():
+        write_model_cards(models_dir, out.parent / "cards")
     return out

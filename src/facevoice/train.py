@@ -29,8 +29,8 @@ def seed_everything(seed: int) -> None:
 
 
 def fit(model, x_train, y_train, x_val, y_val, tp: Checked, loss: str, metrics: list, live_dir: Path | None,
-        freeze: str | None = None):
-    """Compile and fit; with ``freeze`` (a layer name) and ``freeze_epochs`` > 0, first train with it frozen."""
+        freeze: str | list[str] | None = None):
+    """Compile and fit; with ``freeze`` (layer names) and ``freeze_epochs`` > 0, first train with them frozen."""
     import keras
 
     epochs = tp.int("epochs", min=1)
@@ -50,8 +50,8 @@ def fit(model, x_train, y_train, x_val, y_val, tp: Checked, loss: str, metrics: 
     phases = [(True, freeze_epochs, lr)] if freeze_epochs else []
     phases.append((False, epochs, lr * (tp.float("finetune_lr_scale", 0.1, min=0) if freeze_epochs else 1.0)))
     for frozen, n, rate in phases:
-        if freeze:
-            model.get_layer(freeze).trainable = not frozen
+        for layer in ([freeze] if isinstance(freeze, str) else freeze or []):
+            model.get_layer(layer).trainable = not frozen
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss, metrics=metrics)
         h = model.fit(x_train, y_train, epochs=n, **kwargs)
         for k, v in h.history.items():
@@ -109,6 +109,45 @@ def _scores(model, x: np.ndarray, n_classes: int) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def take(x, rows):
+    """Rows of one input array, or of each array of a multi-input model."""
+    return [a[rows] for a in x] if isinstance(x, list) else x[rows]
+
+
+def shapes(x):
+    return [a.shape[1:] for a in x] if isinstance(x, list) else x.shape[1:]
+
+
+def load_inputs(feature_dir: Path, store, keep=None):
+    """(index, x): ``store`` a name (one array) or a list of names (a list of arrays, rows aligned)."""
+    from .features import load_feature
+
+    names = store if isinstance(store, list) else [store]
+    index, arrays = None, []
+    for s in names:
+        index, a = load_feature(feature_dir, s)
+        arrays.append(a)
+    if keep is not None:
+        index = index[keep].reset_index(drop=True)
+        arrays = [np.asarray(a[keep], dtype=np.float32) for a in arrays]
+    return index, arrays if isinstance(store, list) else arrays[0]
+
+
+def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarray) -> dict:
+    """Accuracy of each single-modality model (``face_model``, ``voice_model``) on the same test samples."""
+    import keras
+
+    out = {}
+    for key, x in zip(("face_model", "voice_model"), x_test):
+        name = spec.get(key)
+        if not name or not (models_dir / f"{name}.keras").exists():
+            continue
+        classes = np.array(json.loads((models_dir / f"{name}.json").read_text())["classes"])
+        pred = classes[keras.models.load_model(models_dir / f"{name}.keras", safe_mode=True).predict(x, verbose=0).argmax(1)]
+        out[f"{key.split('_')[0]}_only_accuracy"] = float(np.mean(pred == labels))
+    return out
+
+
 def run(name: str, spec: dict, features_root: Path = Path("data/features"), models_dir: Path = Path("models"),
         metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
     """Train one model of params.yaml. Model spec keys beyond the builder's: ``store`` (feature store,
@@ -135,9 +174,9 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
         import keras
 
         seed_everything(seed)
-    index, x = load_feature(features_root / p.str("feature"), p.str("store", "x"))
-    keep = select_rows(index, task, languages).values
-    index, x = index[keep].reset_index(drop=True), np.asarray(x[keep], dtype=np.float32)
+    store = p.get("store", "x")
+    index, _ = load_feature(features_root / p.str("feature"), store[0] if isinstance(store, list) else store)
+    index, x = load_inputs(features_root / p.str("feature"), store, select_rows(index, task, languages).values)
     parts = {s: (index["split"] == s).values for s in ("train", "val", "test")}
     if not parts["train"].any() or not parts["test"].any():
         raise ParamsError(f"models.{name}: feature {p.str('feature')} has no train or no test rows for task {task}"
@@ -150,24 +189,30 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
         val[np.flatnonzero(parts["train"])[hold]] = True
         parts["val"], parts["train"] = val, parts["train"] & ~val
 
+    init = p.get("init_from", None)
+    if p.get("init_branches", False):  # fusion: branches start from the single-modality models
+        init = [p.str("face_model"), p.str("voice_model")]
     pretrained = None
-    if p.get("init_from", None):
-        path = models_dir / f"{p.get('init_from')}.keras"
-        if not path.exists():
-            raise ParamsError(f"models.{name}.init_from: {path} not found (train {p.get('init_from')} first)")
-        pretrained = keras.models.load_model(path, safe_mode=True)
+    if init:
+        loaded = []
+        for model_name in (init if isinstance(init, list) else [init]):
+            path = models_dir / f"{model_name}.keras"
+            if not path.exists():
+                raise ParamsError(f"models.{name}.init_from: {path} not found (train {model_name} first)")
+            loaded.append(keras.models.load_model(path, safe_mode=True))
+        pretrained = loaded if isinstance(init, list) else loaded[0]
 
     plot_dir = plots_dir / name
     models_dir.mkdir(parents=True, exist_ok=True)
     info = {"model": name, "task": task, "feature": p.str("feature"), "builder": p.str("builder"),
-            "init_from": p.get("init_from", None), "n_train": int(parts["train"].sum()),
+            "init_from": init, "n_train": int(parts["train"].sum()),
             "n_val": int(parts["val"].sum()), "n_test": int(parts["test"].sum()),
             "split_rule": spec.get("split_rule", "")}
     if languages:
         info["languages"] = [str(lang) for lang in languages]
     args = dict(p.get("args", {}) or {})
     if task == "reconstruct":
-        model = builder(x.shape[1:], 0, x[parts["train"]], pretrained=pretrained, **args)
+        model = builder(shapes(x), 0, take(x, parts["train"]), pretrained=pretrained, **args)
         target = lambda a: keras.ops.convert_to_numpy(model.get_layer("norm")(a))  # noqa: E731
         fit(model, x[parts["train"]], target(x[parts["train"]]), x[parts["val"]], target(x[parts["val"]]), tp,
             loss=p.choice("loss", ["mse", "binary_crossentropy"], "mse"), metrics=[], live_dir=plot_dir / "live")
@@ -179,6 +224,9 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
     else:
         labels = index[task].astype(str).values
         classes = sorted(set(labels[parts["train"]]))
+        if len(classes) < 2:
+            raise ParamsError(f"models.{name}: the training rows hold one {task} only ({classes}); "
+                              f"nothing to classify (check languages / the corpus)")
         lookup = {c: i for i, c in enumerate(classes)}
         known = np.array([lab in lookup for lab in labels])
         info["n_test_unseen_class"] = int((parts["test"] & ~known).sum())
@@ -199,12 +247,17 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
             probs = _scores(model, flat[parts["test"]], len(classes))
             info["fitted_on"] = "train"
         else:
-            model = builder(x.shape[1:], len(classes), x[parts["train"]], pretrained=pretrained, **args)
-            freeze = "encoder" if pretrained is not None else None
-            fit(model, x[parts["train"]], y[parts["train"]], x[parts["val"]], y[parts["val"]], tp,
+            model = builder(shapes(x), len(classes), take(x, parts["train"]), pretrained=pretrained, **args)
+            freeze = None
+            if pretrained is not None:
+                freeze = [f"branch{i}" for i in range(len(pretrained))] if isinstance(pretrained, list) else "encoder"
+            fit(model, take(x, parts["train"]), y[parts["train"]], take(x, parts["val"]), y[parts["val"]], tp,
                 loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=plot_dir / "live",
                 freeze=freeze)
-            probs = model.predict(x[parts["test"]], verbose=0)
+            probs = model.predict(take(x, parts["test"]), verbose=0)
+            if isinstance(x, list):  # fusion: the single-modality models on the same test samples
+                info.update(compare_single(models_dir, spec, take(x, parts["test"]), labels[parts["test"]]))
+                info["pairing"] = str(index["pairing"].iloc[0]) if "pairing" in index else "identity"
         info.update(classification_metrics(y[parts["test"]], probs, classes))
         info["n_classes"] = len(classes)
         info["n_test"] = int(parts["test"].sum())
@@ -217,6 +270,9 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
     else:
         model.save(models_dir / f"{name}.keras")
     classes = info.pop("classes")
-    (models_dir / f"{name}.json").write_text(json.dumps({**info, "classes": classes, "params": spec}, indent=2))
+    feature_params = features_root / p.str("feature") / "params.json"  # how to recompute the input (CLI)
+    meta = {**info, "classes": classes, "params": spec,
+            "feature_params": json.loads(feature_params.read_text()) if feature_params.exists() else None}
+    (models_dir / f"{name}.json").write_text(json.dumps(meta, indent=2))
     write_metrics(metrics_dir / f"{name}.json", info)
     return info

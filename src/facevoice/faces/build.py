@@ -213,4 +213,5 @@ def build(spec: dict, manifest: str | Path, out_dir: str | Path, progress: bool 
         "reject_reasons": reasons_count,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "params.json").write_text(json.dumps({**spec, "kind": "faces"}, indent=2))  # to crop new photos (CLI)
     return summary
