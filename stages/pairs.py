@@ -12,7 +12,7 @@ def run():
     p.choice("pairing", ["identity", "chimeric"])
     for split, n in (p.get("per_person") or {}).items():
         p.sub("per_person").int(split, min=0)
-    summary = build(p.data, features_root=Path("data/features"), out_dir=Path("data/pairs"))
+    summary = build(p.data, features_root=Path("data/features"), out_dir=Path("data/features/pairs"))
     print(json.dumps(summary))
 
 

@@ -1,4 +1,4 @@
-"""Stage ``verify@<name>``: a siamese verifier (fused, face-only, voice-only) on ``data/pairs``."""
+"""Stage ``verify@<name>``: a siamese verifier (fused, face-only, voice-only) on ``data/features/pairs``."""
 import json
 import sys
 

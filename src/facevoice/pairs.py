@@ -8,7 +8,7 @@ voices from different corpora, ``pairing: chimeric`` maps face people to voice p
 For verification a second, person-level split (``verify_split``) is drawn over the paired people:
 by default the people in verification test pairs are never seen in verification training (open-set).
 
-Output ``data/pairs/``: ``index.csv`` (one row per sample: person, voice_person, split, verify_split,
+Output ``data/features/pairs/`` (the feature-store layout, so ``train.run`` reads ``feature: pairs``): ``index.csv`` (one row per sample: person, voice_person, split, verify_split,
 face_source, voice_source, pairing) and one array store per input: ``face.npy``, ``voice_<name>.npy``.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Siamese verification: are two face+voice samples the same person? Fused, face-only and voice-only.
 
 Pairs of samples are drawn (balanced positive/negative, seeded) within each ``verify_split`` of
-``data/pairs``: by default people are split between verification train/val/test (open-set), so the
+``data/features/pairs``: by default people are split between verification train/val/test (open-set), so the
 test pairs hold people the model never saw. The metrics file holds accuracy, precision, recall,
 ROC AUC, EER and its threshold for each variant side by side, so the fusion gain reads in one table.
 """
@@ -93,7 +93,7 @@ def write_curves(plot_dir: Path, curves: dict[str, dict]) -> None:
 VARIANTS = {"fused": ("face", "voice"), "face_only": ("face",), "voice_only": ("voice",)}
 
 
-def run(name: str, spec: dict, pairs_dir: Path = Path("data/pairs"), models_dir: Path = Path("models"),
+def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), models_dir: Path = Path("models"),
         metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
     import keras
 
