@@ -26,7 +26,7 @@ test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py
+	for b in audio_features faces_detect; do PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/$$b.py || exit 1; done
 
 clean:
 	rm -rf data models plots metrics/*.json reports
