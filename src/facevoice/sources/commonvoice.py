@@ -121,8 +121,4 @@ def fetch(params: dict, dest: Path) -> Path:
     ``url`` you were given, under ``dest``; return the corpus root for ``list_voices``."""
     params = dict(params or {})
     dest = Path(dest)
-    if not (download.as_list(params.get("path")) or params.get("url")):
-        raise ParamsError(f"params.yaml: no 'path' for Common Voice. {HOW_TO_GET}")
-    installed = download.obtain(params, dest)
-    dirs = [p for p in installed if p.is_dir() and p != dest]
-    return dirs[0] if len(dirs) == 1 and len(installed) == 1 else dest
+    return download.obtain_licensed(params, dest, "Common Voice", HOW_TO_GET)

@@ -455,3 +455,15 @@ def obtain(params: dict, dest: str | Path, url: str | None = None, sha256: str |
     file = fetch(url, downloads_dir(params, dest), sha256=sha256, md5=md5,
                  progress=params.get("progress", progress), name=params.get("name"))
     return [install(file, dest, "copy")]
+
+
+def obtain_licensed(params: dict, dest: Path, corpus: str, how_to_get: str) -> Path:
+    """A corpus behind a licence form: install what the user has (``path``, or a ``url`` they were sent)
+    under ``dest``; returns the corpus root (the one folder installed, else ``dest``)."""
+    if not (as_list(params.get("path")) or params.get("url")):
+        from ..errors import ParamsError
+
+        raise ParamsError(f"params.yaml: no 'path' for {corpus}. {how_to_get}")
+    installed = obtain(params, dest)
+    dirs = [p for p in installed if p.is_dir() and p != dest]
+    return dirs[0] if len(dirs) == 1 and len(installed) == 1 else dest

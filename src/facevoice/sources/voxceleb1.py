@@ -177,11 +177,7 @@ def fetch(params: dict, dest: Path) -> Path:
     fetches the public meta file when none came with them. Returns ``dest`` (or the linked folder)."""
     params = dict(params or {})
     dest = Path(dest)
-    if not (download.as_list(params.get("path")) or params.get("url")):
-        raise ParamsError(f"params.yaml: no 'path' for VoxCeleb1. {HOW_TO_GET}")
-    installed = download.obtain(params, dest)
-    dirs = [p for p in installed if p.is_dir() and p != dest]
-    root = dirs[0] if len(dirs) == 1 and len(installed) == 1 else dest
+    root = download.obtain_licensed(params, dest, "VoxCeleb1", HOW_TO_GET)
     has_meta = any(p.exists() for p in (root / META_NAME, root.parent / META_NAME)) or any(root.glob(f"*/{META_NAME}"))
     meta_url = params.get("meta_url", DATASETS["meta"]["url"])
     if not has_meta and meta_url:  # the public meta file, beside the (possibly linked) corpus folder
