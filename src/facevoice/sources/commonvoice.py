@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..errors import InputError, ParamsError, SourceError
+from ..errors import InputError, SourceError
 from ..tables import Rejects, new_manifest
 from . import download
 

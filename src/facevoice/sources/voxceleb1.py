@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..audio.loader import AUDIO_EXTENSIONS
-from ..errors import ParamsError, SourceError
+from ..errors import SourceError
 from ..tables import Rejects, new_manifest
 from . import download
 
