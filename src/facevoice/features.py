@@ -112,13 +112,16 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
     return summary
 
 
-def load_feature(feature_dir: str | Path, store: str = "x", mmap: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
-    """(index table, array) of a built feature; rows align."""
-    d = Path(feature_dir)
-    index = read_table(d / "index.csv")
-    path = d / f"{store}.npy"
+def load_store(feature_dir: str | Path, store: str = "x", mmap: bool = True) -> np.ndarray:
+    """One array store of a built feature (rows align with its index.csv)."""
+    path = Path(feature_dir) / f"{store}.npy"
     if not path.exists():
         from .errors import SourceError
 
         raise SourceError(f"{path}: feature store not found (run its feature stage)")
-    return index, np.load(path, mmap_mode="r" if mmap else None)
+    return np.load(path, mmap_mode="r" if mmap else None)
+
+
+def load_feature(feature_dir: str | Path, store: str = "x", mmap: bool = True) -> tuple[pd.DataFrame, np.ndarray]:
+    """(index table, array) of a built feature; rows align."""
+    return read_table(Path(feature_dir) / "index.csv"), load_store(feature_dir, store, mmap)

@@ -18,12 +18,6 @@ def _img(path: Path, alt: str, width: int | None = None) -> str:
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"{style}><figcaption>{html.escape(alt)}</figcaption></figure>'
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.3f}"
-    return html.escape(str(v)) if v is not None else ""
-
-
 def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, escape=True, na_rep="", float_format=lambda v: f"{v:.3f}", border=0,
                       classes="t")

@@ -118,16 +118,18 @@ def shapes(x):
     return [a.shape[1:] for a in x] if isinstance(x, list) else x.shape[1:]
 
 
-def load_inputs(feature_dir: Path, store, keep=None):
-    """(index, x): ``store`` a name (one array) or a list of names (a list of arrays, rows aligned)."""
-    from .features import load_feature
+def load_inputs(feature_dir: Path, store, select=None):
+    """(index, x): ``store`` a name (one array) or a list of names (a list of arrays, rows aligned).
 
+    ``select(index)`` gives the rows to keep; the index is read once whatever the number of stores."""
+    from .features import load_store
+    from .tables import read_table
+
+    index = read_table(feature_dir / "index.csv")
     names = store if isinstance(store, list) else [store]
-    index, arrays = None, []
-    for s in names:
-        index, a = load_feature(feature_dir, s)
-        arrays.append(a)
-    if keep is not None:
+    arrays = [load_store(feature_dir, s) for s in names]
+    if select is not None:
+        keep = np.asarray(select(index))
         index = index[keep].reset_index(drop=True)
         arrays = [np.asarray(a[keep], dtype=np.float32) for a in arrays]
     return index, arrays if isinstance(store, list) else arrays[0]
@@ -156,7 +158,6 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
     on the flattened training rows and saved as ``models/<name>.joblib``; a Keras one as ``.keras``."""
     from . import models as registry
     from .evaluate import classification_metrics, write_confusion, write_metrics, write_reconstructions
-    from .features import load_feature
 
     p = Checked(spec, f"models.{name}")
     task = p.choice("task", TASKS)
@@ -175,8 +176,7 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
 
         seed_everything(seed)
     store = p.get("store", "x")
-    index, _ = load_feature(features_root / p.str("feature"), store[0] if isinstance(store, list) else store)
-    index, x = load_inputs(features_root / p.str("feature"), store, select_rows(index, task, languages).values)
+    index, x = load_inputs(features_root / p.str("feature"), store, lambda i: select_rows(i, task, languages).values)
     parts = {s: (index["split"] == s).values for s in ("train", "val", "test")}
     if not parts["train"].any() or not parts["test"].any():
         raise ParamsError(f"models.{name}: feature {p.str('feature')} has no train or no test rows for task {task}"
