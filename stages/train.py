@@ -5,19 +5,21 @@ import sys
 from facevoice import params
 from facevoice.stage import main
 from facevoice.train import run as train_model
+from facevoice.train import run_per_language
 
 
 def run():
     name = sys.argv[1]
     everything = params.load()
-    for group in ("autoencoders", "models", "finetuned", "baselines", "optional_models", "fusion"):
+    groups = ("autoencoders", "models", "finetuned", "baselines", "optional_models", "fusion", "per_language")
+    for group in groups:
         if name in (everything.get(group) or {}):
             spec = dict(everything[group][name])
             break
     else:
-        raise params.ParamsError(f"params.yaml: no model {name!r} under autoencoders, models, finetuned or baselines")
+        raise params.ParamsError(f"params.yaml: no model {name!r} under {', '.join(groups)}")
     spec.setdefault("split_rule", f"by {everything['prepare']['split']['by']} (decided once in prepare)")
-    info = train_model(name, spec)
+    info = (run_per_language if group == "per_language" else train_model)(name, spec)
     print(json.dumps({k: v for k, v in info.items() if not isinstance(v, list)}))
 
 

@@ -64,3 +64,15 @@ def test_silent_and_short_clips_are_rejected(tmp_path):
     sf.write(tmp_path / "short.wav", tone(seconds=0.1), 16000)
     with pytest.raises(InputError, match="too short"):
         load(tmp_path / "short.wav", min_duration=0.5)
+
+
+def test_mp3_decodes_alike_through_soundfile_and_the_pydub_fallback(tmp_path):
+    """decode reads mp3 with libsndfile; the ffmpeg (pydub) path it falls back to gives the same samples."""
+    from facevoice.audio.loader import _read_pydub
+
+    t = np.arange(22050) / 22050
+    write_mp3(tmp_path / "a.mp3", 0.4 * np.sin(2 * np.pi * 300 * t), 22050)
+    y, sr = decode(tmp_path / "a.mp3")
+    y2, sr2 = _read_pydub(tmp_path / "a.mp3")
+    assert sr == sr2 == 22050 and len(y) == len(y2)
+    np.testing.assert_allclose(y, y2, atol=1e-3)

@@ -103,6 +103,30 @@ def test_two_experiments_and_metrics_diff_show_the_change(repo):
     assert "finetuned.mfcc_ae_clf.args.head" in json.dumps(diff2), diff2
 
 
+def test_a_queued_grid_runs_every_combination(repo):
+    """The README's grid: ``dvc exp run --queue`` with a comma sweep queues one experiment per value,
+    ``dvc queue start`` runs them in the background, and each lands in ``dvc exp show`` with its metrics."""
+    import time
+
+    d, _ = repo
+    sh("git checkout -- params.yaml dvc.lock && dvc checkout -q", d, check=False)
+    sh("dvc exp run finetune@mfcc_ae_clf --queue -S 'finetuned.mfcc_ae_clf.args.head=[6],[3]' "
+       "-S finetuned.mfcc_ae_clf.train.epochs=2 -S finetuned.mfcc_ae_clf.train.freeze_epochs=1", d)
+    assert sh("dvc queue status", d).stdout.count("Queued") == 2
+    sh("dvc queue start -j 1", d)
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = sh("dvc queue status", d).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    sh("dvc queue stop", d, check=False)
+    assert status.count("Success") == 2, status
+    rows = pd.read_csv(__import__("io").StringIO(sh("dvc exp show --csv --no-pager", d).stdout))
+    grid = rows[rows["finetuned.mfcc_ae_clf.args.head"].astype(str).isin(["[6]", "[3]"])]
+    assert len(grid) == 2 and grid["accuracy"].notna().all(), rows.to_string()
+
+
 # ------------------------------------------------------------------ the facevoice command on the tiny run
 def facevoice(d, *args):
     return subprocess.run([str(BIN / "facevoice"), *args], cwd=d, capture_output=True, text=True, timeout=300)

@@ -176,3 +176,64 @@ def test_undersampling_keeps_training_rows_only_and_the_language_filter():
     index = pd.DataFrame({"gender": ["male", "female", "unknown", "male"], "language": ["en", "fr", "en", "de"]})
     assert list(select_rows(index, "gender", ["en", "de"])) == [True, False, False, True]
     assert list(select_rows(index, "person")) == [True] * 4
+
+
+@pytest.mark.parametrize("seconds,n_fft,hop,n_mels,fmax", [(2.3, 512, 160, 128, None), (0.02, 512, 256, 64, 8000),
+                                                          (6.0, 1024, 512, 64, 8000)])
+def test_fast_spectrogram_kernels_equal_librosa(seconds, n_fft, hop, n_mels, fmax):
+    """facevoice.audio.dsp (cached sparse filter banks, float32 FFT) gives librosa's numbers, short clips included."""
+    import librosa
+
+    from facevoice.audio import dsp
+
+    rng = np.random.default_rng(0)
+    t = np.arange(int(seconds * 16000)) / 16000
+    y = (0.3 * np.sin(2 * np.pi * 180 * t) + 0.05 * rng.normal(size=t.size)).astype(np.float32)
+    ref = librosa.feature.melspectrogram(y=y, sr=16000, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmax=fmax)
+    got = dsp.melspectrogram(y, 16000, n_fft=n_fft, hop_length=hop, n_mels=n_mels, fmax=fmax)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    np.testing.assert_allclose(got, ref, rtol=1e-3, atol=1e-6 * ref.max())
+    np.testing.assert_allclose(dsp.power_to_db(got), librosa.power_to_db(S=ref), atol=0.01)
+    ref_m = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=40, n_fft=n_fft, hop_length=hop)
+    got_m = dsp.mfcc(y, 16000, n_mfcc=40, n_fft=n_fft, hop_length=hop)
+    assert got_m.shape == ref_m.shape
+    np.testing.assert_allclose(got_m, ref_m, atol=0.02 * np.abs(ref_m).max() / 100 + 0.05)
+
+
+def test_per_language_trains_a_model_for_each_language_and_keeps_the_one_it_cannot(tmp_path):
+    """languages: all -> one model per language with a known gender; a language holding one gender only is
+    listed with its reason, not dropped; each model saw its own language's rows only."""
+    import json
+
+    from facevoice.features import ArrayStore
+    from facevoice.train import run_per_language
+
+    rng = np.random.default_rng(2)
+    langs = np.array(["en"] * 48 + ["fr"] * 48 + ["de"] * 24)
+    n = len(langs)
+    y = np.arange(n) % 2
+    gender = np.where(y == 1, "male", "female")
+    gender[langs == "de"] = "female"  # de: one gender only
+    x = (rng.normal(0, 1, size=(n, 6)) + y[:, None] * 3).astype(np.float32)
+    split = np.array(["train", "train", "val", "test"] * (n // 4))
+    d = tmp_path / "features" / "toy"
+    d.mkdir(parents=True)
+    store = ArrayStore(d / "x.npy")
+    for row in x:
+        store.append(row)
+    store.close()
+    pd.DataFrame({"path": [f"c{i}.wav" for i in range(n)], "person": [f"p{i % 8}" for i in range(n)],
+                  "gender": gender, "language": langs, "source_id": [f"s{i}" for i in range(n)], "split": split,
+                  "chunk": 0}).to_csv(d / "index.csv", index=False)
+    spec = {"feature": "toy", "task": "gender", "languages": "all", "builder": "dense_classifier",
+            "args": {"hidden": [8]}, "train": {"epochs": 40, "batch_size": 8, "lr": 0.01, "seed": 0, "verbose": 0}}
+    info = run_per_language("gpl", spec, features_root=tmp_path / "features", models_dir=tmp_path / "models",
+                            metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots")
+    assert info["languages_trained"] == ["en", "fr"] and "de" in info["languages_skipped"]
+    assert "one gender only" in info["languages_skipped"]["de"]
+    for lang in ("en", "fr"):
+        meta = json.loads((tmp_path / f"models/gpl/{lang}.json").read_text())
+        assert meta["languages"] == [lang] and meta["n_test"] == 12
+        assert info["languages"][lang]["accuracy"] >= 0.9
+    assert info["n_test"] == 24
+    assert json.loads((tmp_path / "metrics/gpl.json").read_text())["accuracy"] == pytest.approx(info["accuracy"])

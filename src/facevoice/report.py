@@ -51,8 +51,12 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
         rows.append({"model": path.stem, "task": m.get("task", "verify" if "eer" in m else ""),
                      "feature": m.get("feature", ""), **{k: m.get(k) for k in HEADLINE}})
     parts = ["<h2>Models</h2>"]
+    seed_table = pd.read_csv(seeds, keep_default_na=False, dtype=str) if seeds.exists() else pd.DataFrame()
     if rows:
         df = pd.DataFrame(rows).dropna(axis=1, how="all")
+        if len(seed_table):  # what the seed projects reported, beside our numbers (caveats in the table below)
+            reported = seed_table[seed_table["reported"] != ""].groupby("model")["reported"].agg("; ".join)
+            df["seed reported"] = df["model"].map(reported).fillna("")
         parts.append(_table(df))
     verify = [p for p in sorted(metrics_dir.glob("*.json")) if "face_only" in json.loads(p.read_text())]
     for p in verify:
@@ -62,9 +66,17 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
                             for k in ("face_only", "voice_only")]])
         parts.append(f"<h3>Verification: {html.escape(p.stem)} (open-set: {m.get('open_set')}, pairing: "
                      f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
-    if seeds.exists():
-        parts.append("<h3>What the seed projects reported</h3>")
-        parts.append(_table(pd.read_csv(seeds, keep_default_na=False)))
+    for p in sorted(metrics_dir.glob("*.json")):
+        m = json.loads(p.read_text())
+        if m.get("per_language"):
+            langs = pd.DataFrame([{"language": lang, **{k: b.get(k) for k in HEADLINE}}
+                                  for lang, b in m.get("languages", {}).items()]).dropna(axis=1, how="all")
+            skipped = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in m.get("languages_skipped", {}).items())
+            parts.append(f"<h3>Per language: {html.escape(p.stem)} ({html.escape(str(m.get('task')))})</h3>{_table(langs)}"
+                         + (f"<p>Not trained:</p><ul>{skipped}</ul>" if skipped else ""))
+    if len(seed_table):
+        parts.append("<h3>What the seed projects reported, and why the numbers are not comparable as they stand</h3>")
+        parts.append(_table(seed_table))
     return "\n".join(parts)
 
 

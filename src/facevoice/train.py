@@ -276,3 +276,51 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
     (models_dir / f"{name}.json").write_text(json.dumps(meta, indent=2))
     write_metrics(metrics_dir / f"{name}.json", info)
     return info
+
+
+def run_per_language(name: str, spec: dict, features_root: Path = Path("data/features"),
+                     models_dir: Path = Path("models"), metrics_dir: Path = Path("metrics"),
+                     plots_dir: Path = Path("plots")) -> dict:
+    """One model per language (params ``per_language.<name>``): ``run`` on each language's rows.
+
+    ``languages: all`` takes every language of the feature's index with a known label (so the tiny profile,
+    a 4-language corpus and a one-language corpus all work); a list names them. Writes
+    ``models/<name>/<lang>.keras|.json``, ``plots/<name>/<lang>/`` and one ``metrics/<name>.json`` with a
+    block per language, their test-row-weighted accuracy on top. A language that cannot be trained (one
+    gender only, no test rows) is kept in the metrics file with its reason instead of stopping the stage.
+    """
+    from .evaluate import write_metrics
+    from .tables import read_table
+
+    p = Checked(spec, f"per_language.{name}")
+    task = p.choice("task", TASKS[1:])
+    wanted = p.get("languages", "all")
+    index = read_table(features_root / p.str("feature") / "index.csv")
+    found = sorted(index.loc[select_rows(index, task).values, "language"].astype(str).unique())
+    found = [lang for lang in found if lang != "unknown"]
+    if wanted == "all":
+        languages = found
+    elif isinstance(wanted, list) and wanted:
+        languages = [str(lang) for lang in wanted]
+    else:
+        raise ParamsError(f"params.yaml: 'per_language.{name}.languages' must be 'all' or a non-empty list; got {wanted!r}")
+    if not languages:
+        raise ParamsError(f"per_language.{name}: no row of feature {p.str('feature')} has a known language and {task}")
+    blocks, skipped = {}, {}
+    for lang in languages:
+        sub = {k: v for k, v in spec.items() if k != "languages"}
+        try:
+            info = run(lang, {**sub, "languages": [lang]}, features_root, models_dir / name, plots_dir / name,
+                       plots_dir / name)
+        except ParamsError as exc:
+            skipped[lang] = str(exc)
+            continue
+        blocks[lang] = {k: v for k, v in info.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    n = sum(b["n_test"] for b in blocks.values())
+    summary = {"model": name, "task": task, "feature": p.str("feature"), "builder": p.str("builder"),
+               "per_language": True, "languages_trained": sorted(blocks), "languages_skipped": skipped,
+               "split_rule": spec.get("split_rule", ""), "n_test": n,
+               "accuracy": sum(b["accuracy"] * b["n_test"] for b in blocks.values()) / n if n else None,
+               "languages": blocks}
+    write_metrics(metrics_dir / f"{name}.json", summary)
+    return summary

@@ -49,10 +49,13 @@ def eer(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float, np.ndarra
     return float((fpr[k] + fnr[k]) / 2), float(min(thr[k], 1.0)), fpr, fnr, thr
 
 
-def verification_metrics(y_true, scores) -> tuple[dict, dict]:
+def verification_metrics(y_true, scores, threshold: float | None = None) -> tuple[dict, dict]:
+    """Accuracy, precision and recall at ``threshold`` (the validation pairs' EER threshold; the test
+    pairs' own when None), with the test pairs' ROC AUC and EER."""
     from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 
-    rate, threshold, fpr, fnr, _ = eer(y_true, scores)
+    rate, own, fpr, fnr, _ = eer(y_true, scores)
+    threshold = own if threshold is None else float(threshold)
     pred = (scores >= threshold).astype(int)
     metrics = {"accuracy": float(accuracy_score(y_true, pred)),
                "precision": float(precision_score(y_true, pred, zero_division=0)),
@@ -90,13 +93,16 @@ def write_curves(plot_dir: Path, curves: dict[str, dict]) -> None:
     plt.close(fig)
 
 
-VARIANTS = {"fused": ("face", "voice"), "face_only": ("face",), "voice_only": ("voice",)}
+VARIANTS = {"face_only": ("face",), "voice_only": ("voice",), "fused": ("face", "voice")}  # singles first
 
 
 def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), models_dir: Path = Path("models"),
         metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
-    import keras
+    """Train face-only, voice-only, then fused verifiers on the same pairs; the fused tower starts from the two
+    single towers (``fuse: towers``, frozen ``train.freeze_epochs``) or is trained from scratch (``fuse: joint``).
 
+    Decisions use the threshold at the validation pairs' EER, so test accuracy, precision and recall are not
+    tuned on the test pairs."""
     from . import models as registry
     from .evaluate import write_metrics
     from .features import load_feature
@@ -106,6 +112,7 @@ def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), mo
     tp = p.sub("train")
     seed = tp.int("seed", 42)
     voice_store = p.str("voice_store")
+    fuse = p.choice("fuse", ["towers", "joint"], "towers")
     index, face = load_feature(pairs_dir, "face", mmap=False)
     _, voice = load_feature(pairs_dir, f"voice_{voice_store}", mmap=False)
     inputs = {"face": face.astype(np.float32), "voice": voice.astype(np.float32)}
@@ -120,33 +127,40 @@ def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), mo
         rows = np.flatnonzero(index[split_col].values == s)
         i, j, y = sample_pairs(persons[rows], n, rng)
         pairs[s] = (rows[i], rows[j], y)
-    results, curves = {}, {}
+    results, curves, towers = {}, {}, {}
     models_dir.mkdir(parents=True, exist_ok=True)
+    train_rows = np.unique(np.concatenate(pairs["train"][:2]))
     for variant, mods in VARIANTS.items():
         seed_everything(seed)
-        train_rows = np.unique(np.concatenate(pairs["train"][:2]))
+        from_towers = variant == "fused" and fuse == "towers"
         model = registry.get("siamese")([inputs[m].shape[1:] for m in mods], len(np.unique(persons[train_rows])),
                                         [inputs[m][train_rows] for m in mods], branches=[branches[m] for m in mods],
-                                        embedding=p.int("embedding", 32, min=2))
+                                        embedding=p.int("embedding", 32, min=2),
+                                        towers=[towers[m] for m in mods] if from_towers else None)
 
         def xs(s):
             i, j, _ = pairs[s]
             return [inputs[m][i] for m in mods] + [inputs[m][j] for m in mods]
 
         fit(model, xs("train"), pairs["train"][2], xs("val"), pairs["val"][2], tp, loss="binary_crossentropy",
-            metrics=["accuracy"], live_dir=plots_dir / name / "live" / variant)
+            metrics=["accuracy"], live_dir=plots_dir / name / "live" / variant, freeze="tower" if from_towers else None)
+        if len(mods) == 1:
+            towers[mods[0]] = model.get_layer("tower")
+        _, val_threshold, *_ = eer(pairs["val"][2], model.predict(xs("val"), verbose=0).ravel())
         scores = model.predict(xs("test"), verbose=0).ravel()
-        results[variant], curves[variant] = verification_metrics(pairs["test"][2], scores)
+        results[variant], curves[variant] = verification_metrics(pairs["test"][2], scores, val_threshold)
         model.save(models_dir / (f"{name}.keras" if variant == "fused" else f"{name}_{variant}.keras"))
     write_curves(plots_dir / name, curves)
     test_people = sorted(set(persons[np.concatenate(pairs["test"][:2])]))
     train_people = set(persons[np.concatenate(pairs["train"][:2])])
     info = {"model": name, "open_set": split_col == "verify_split", "pairing": str(index["pairing"].iloc[0]),
+            "fuse": fuse, "threshold_from": "validation pairs' EER",
             "n_train_pairs": n_pairs["train"], "n_test_pairs": n_pairs["test"], "n_test_people": len(test_people),
             "test_people_seen_in_training": len(set(test_people) & train_people), **results["fused"],
             "face_only": results["face_only"], "voice_only": results["voice_only"],
             "fusion_gain_auc": results["fused"]["roc_auc"] - max(results["face_only"]["roc_auc"],
-                                                                 results["voice_only"]["roc_auc"])}
+                                                                 results["voice_only"]["roc_auc"]),
+            "fusion_gain_eer": min(results["face_only"]["eer"], results["voice_only"]["eer"]) - results["fused"]["eer"]}
     stored = json.loads((pairs_dir / "inputs.json").read_text()) if (pairs_dir / "inputs.json").exists() else {}
     inputs = {"face": stored.get("face", {}), "voice": stored.get(f"voice_{voice_store}", {})}
     (models_dir / f"{name}.json").write_text(json.dumps({**info, "task": "verify", "params": spec,

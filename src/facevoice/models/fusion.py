@@ -47,18 +47,30 @@ def build_fusion(input_shape, n_classes, x_train, pretrained=None, branches=None
 
 
 @register("siamese")
-def build_siamese(input_shape, n_classes, x_train, pretrained=None, branches=None, embedding=32, head_units=16):
-    """Two face+voice samples -> the same tower (branches, concat, Dense embedding) -> |a - b| -> sigmoid.
+def build_siamese(input_shape, n_classes, x_train, pretrained=None, branches=None, embedding=32, head_units=16,
+                  towers=None):
+    """Two face+voice samples -> the same tower -> |a - b| -> dense -> sigmoid (same person?).
 
-    Inputs: the sample A inputs then the sample B inputs (``2 * len(input_shape)`` tensors).
+    Inputs: the sample A inputs then the sample B inputs (``2 * len(input_shape)`` tensors). The tower is
+    the branches, concatenated, under a Dense ``embedding`` with unit norm; or, with ``towers`` (one trained
+    single-modality tower per input, e.g. face-only and voice-only siamese towers), the concatenation of
+    their unit embeddings: the fused embedding then starts from what each modality learned alone, and the
+    head learns how much to trust each part of the distance.
     """
     keras = _keras()
-    parts = _branches(input_shape, max(2, n_classes), x_train, pretrained, branches)
     tower_in = [keras.Input(shape=tuple(s)) for s in input_shape]
-    feats = [b(inp) for b, inp in zip(parts, tower_in)]
-    joined = keras.layers.Concatenate(name="concat")(feats) if len(feats) > 1 else feats[0]
-    emb = keras.layers.Dense(embedding, name="embedding")(joined)
-    emb = keras.layers.UnitNormalization(name="unit")(emb)
+    if towers is not None:
+        if len(towers) != len(input_shape):
+            raise ValueError(f"siamese: {len(towers)} towers for {len(input_shape)} inputs")
+        parts = [keras.Model(t.inputs, t.output, name=f"tower{i}") for i, t in enumerate(towers)]
+        embs = [t(inp) for t, inp in zip(parts, tower_in)]
+        emb = keras.layers.Concatenate(name="embedding")(embs) if len(embs) > 1 else embs[0]
+    else:
+        parts = _branches(input_shape, max(2, n_classes), x_train, pretrained, branches)
+        feats = [b(inp) for b, inp in zip(parts, tower_in)]
+        joined = keras.layers.Concatenate(name="concat")(feats) if len(feats) > 1 else feats[0]
+        emb = keras.layers.Dense(embedding, name="embedding")(joined)
+        emb = keras.layers.UnitNormalization(name="unit")(emb)
     tower = keras.Model(tower_in, emb, name="tower")
     a = [keras.Input(shape=tuple(s), name=f"a{i}") for i, s in enumerate(input_shape)]
     b = [keras.Input(shape=tuple(s), name=f"b{i}") for i, s in enumerate(input_shape)]
