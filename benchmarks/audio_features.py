@@ -1,10 +1,12 @@
 """Seconds of audio featurised per second (load + resample + mel + MFCC), features.build's parallel path vs a
 plain one-file-at-a-time librosa loop, in the same run; and peak memory as the number of clips grows.
 
-    .venv/bin/python benchmarks/audio_features.py [--clips 480] [--workers 2] [--grow 120,480,1920]
+    .venv/bin/python benchmarks/audio_features.py [--clips 480] [--workers 2] [--grow 120,480,1920] [--format mp3]
 
 Clips: generated speech-like signals (a gliding harmonic voice with syllable envelopes and noise), 1-8 s at
-22.05 kHz like the synthetic corpus, written as wav to a temp dir. The parallel path is
+22.05 kHz like the synthetic corpus, written as wav (or mp3, the synthetic and Common Voice format) to a temp
+dir. Both paths decode through libsndfile (librosa.load does too), so the difference is the spectrogram
+work (facevoice.audio.dsp: cached sparse filter banks, float32 FFT) and the worker processes. The parallel path is
 ``facevoice.features.build`` with params.yaml's ``features.mfcc`` (workers processes, results streamed to
 disk through ArrayStore), timed from the call to the finished ``.npy``, worker start-up and imports
 included. The plain loop is ``librosa.load(path, sr=16000)`` + ``melspectrogram`` + ``mfcc`` per file in
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SR = 22050
 
 
-def make_clips(d: Path, n: int, seed: int = 0) -> tuple[Path, float]:
+def make_clips(d: Path, n: int, seed: int = 0, fmt: str = "wav") -> tuple[Path, float]:
     """``n`` wav clips (1-8 s) and a manifest; returns (manifest path, total seconds of audio)."""
     import pandas as pd
     import soundfile as sf
@@ -47,8 +49,11 @@ def make_clips(d: Path, n: int, seed: int = 0) -> tuple[Path, float]:
         voice = sum(np.sin(k * phase) / k for k in range(1, 8))
         env = np.clip(np.sin(2 * np.pi * rng.uniform(2, 5) * t), 0, None) ** 0.5
         y = 0.2 * voice * env + 0.01 * rng.normal(size=t.size)
-        path = d / f"clip{i:05d}.wav"
-        sf.write(str(path), y.astype(np.float32), SR, subtype="PCM_16")
+        path = d / f"clip{i:05d}.{fmt}"
+        if fmt == "mp3":
+            sf.write(str(path), y.astype(np.float32), SR, format="MP3", subtype="MPEG_LAYER_III")
+        else:
+            sf.write(str(path), y.astype(np.float32), SR, subtype="PCM_16")
         total += dur
         rows.append({"path": str(path), "person": f"p{i % 12}", "gender": "unknown", "language": "unknown",
                      "source_id": f"s{i}", "corpus": "bench", "split": "train"})
@@ -114,6 +119,7 @@ def main(argv=None) -> None:
     ap.add_argument("--clips", type=int, default=480)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--grow", default="120,480,1920", help="clip counts for the memory table ('' to skip)")
+    ap.add_argument("--format", default="wav", choices=["wav", "mp3"], help="clip format")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -124,7 +130,7 @@ def main(argv=None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench_audio_") as tmp:
         tmp = Path(tmp)
-        manifest, total = make_clips(tmp / "clips", a.clips)
+        manifest, total = make_clips(tmp / "clips", a.clips, fmt=a.format)
         paths = list(pd.read_csv(manifest)["path"])
         t = time.time()
         summary = parallel_path(manifest, tmp / "out", a.workers)
@@ -136,7 +142,7 @@ def main(argv=None) -> None:
         plain_loop(paths)
         plain = time.time() - t
         rows = [("features.build (mfcc, %d workers)" % a.workers, par), ("plain librosa loop (1 file at a time)", plain)]
-        print(f"\n{a.clips} clips, {total:.0f} s of audio, {summary['samples']} samples written\n")
+        print(f"\n{a.clips} {a.format} clips, {total:.0f} s of audio, {summary['samples']} samples written\n")
         print("| path | wall s | x real time |\n|---|---|---|")
         for name, sec in rows:
             print(f"| {name} | {sec:.1f} | {total / sec:.0f} |")
@@ -153,8 +159,8 @@ def main(argv=None) -> None:
                 links = tmp / f"links{n}"
                 links.mkdir()
                 for i, p in enumerate(list(big["path"])):  # distinct paths (a manifest lists a clip once)
-                    (links / f"c{i:06d}.wav").symlink_to(p)
-                big["path"] = [str(links / f"c{i:06d}.wav") for i in range(n)]
+                    (links / f"c{i:06d}{Path(p).suffix}").symlink_to(p)
+                big["path"] = [str(links / f"c{i:06d}{Path(p).suffix}") for i, p in enumerate(big["path"])]
                 mpath = tmp / f"m{n}.csv"
                 big.to_csv(mpath, index=False)
                 audio = float(sum(sf_dur(p) for p in big["path"]))

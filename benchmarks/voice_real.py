@@ -30,7 +30,7 @@ CORPORA = {
     "fsdd": ("recording", "person", {"mel_chunks": {"min_chunk": 0.25}}),
     "urdu_speech": ("person", "gender", {}),
 }
-VOICE_GROUPS = ("autoencoders", "models", "finetuned", "baselines")
+VOICE_GROUPS = ("autoencoders", "models", "per_language", "finetuned", "baselines")
 
 
 def prepare_corpus(name: str, work: Path, by: str | None = None, seed: int = 42, workers: int = 2) -> Path:

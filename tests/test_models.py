@@ -88,3 +88,14 @@ def test_unknown_builder_and_missing_init_are_params_errors(dirs):
     with pytest.raises(ParamsError, match="init_from"):
         go("bad", {"feature": "toy", "task": "person", "builder": "encoder_classifier", "init_from": "nope",
                    "train": TRAIN}, dirs)
+
+
+def test_clip_accuracy_averages_chunk_scores_per_clip():
+    from facevoice.train import clip_accuracy
+
+    paths = np.array(["a", "a", "a", "b", "b"])
+    y = np.array([0, 0, 0, 1, 1])
+    probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])  # chunk accuracy 2/5
+    out = clip_accuracy(paths, y, probs)
+    assert out == {"clip_accuracy": 1.0, "n_test_clips": 2}  # a: mean 0.567 for class 0; b: 0.55 for class 1
+    assert clip_accuracy(np.array(["a", "b"]), np.array([0, 1]), probs[:2]) == {}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-HEADLINE = ["accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "top5_accuracy", "eer",
+HEADLINE = ["accuracy", "clip_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "top5_accuracy", "eer",
             "test_mse", "n_train", "n_test", "n_classes"]
 
 
@@ -45,7 +45,7 @@ def corpus_section(manifests: Path) -> str:
 def models_section(metrics_dir: Path, seeds: Path) -> str:
     rows = []
     for path in sorted(metrics_dir.glob("*.json")):
-        if path.stem == "corpus":
+        if path.stem in ("corpus", "pairs_compare"):
             continue
         m = json.loads(path.read_text())
         rows.append({"model": path.stem, "task": m.get("task", "verify" if "eer" in m else ""),
@@ -66,6 +66,15 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
                             for k in ("face_only", "voice_only")]])
         parts.append(f"<h3>Verification: {html.escape(p.stem)} (open-set: {m.get('open_set')}, pairing: "
                      f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
+    compare = metrics_dir / "pairs_compare.json"
+    if compare.exists():
+        c = json.loads(compare.read_text())
+        df = pd.DataFrame([{"model": k, **v} for k, v in c["models"].items()])
+        if len(df):
+            df = df.sort_values("accuracy", ascending=False)
+        parts.append(f"<h3>Every identity model on the same {c['n_samples']} test pairs ({html.escape(c['pairing'])} "
+                     f"pairing): fusion gain over the best single model {c.get('fusion_gain', float('nan')):+.3f}</h3>"
+                     f"{_table(df)}")
     for p in sorted(metrics_dir.glob("*.json")):
         m = json.loads(p.read_text())
         if m.get("per_language"):

@@ -150,6 +150,18 @@ def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarra
     return out
 
 
+def clip_accuracy(paths: np.ndarray, y: np.ndarray, probs: np.ndarray) -> dict:
+    """For chunked features (several samples a clip): accuracy of the chunk scores averaged per clip."""
+    if len(paths) == len(set(paths)):
+        return {}
+    df = pd.DataFrame(np.asarray(probs, dtype=np.float64))
+    df["path"], df["y"] = paths, y
+    per_clip = df.groupby("path")
+    mean = per_clip[[c for c in df.columns if c not in ("path", "y")]].mean()
+    truth = per_clip["y"].first().loc[mean.index].values
+    return {"clip_accuracy": float(np.mean(mean.values.argmax(axis=1) == truth)), "n_test_clips": int(len(mean))}
+
+
 def run(name: str, spec: dict, features_root: Path = Path("data/features"), models_dir: Path = Path("models"),
         metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
     """Train one model of params.yaml. Model spec keys beyond the builder's: ``store`` (feature store,
@@ -259,6 +271,8 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
                 info.update(compare_single(models_dir, spec, take(x, parts["test"]), labels[parts["test"]]))
                 info["pairing"] = str(index["pairing"].iloc[0]) if "pairing" in index else "identity"
         info.update(classification_metrics(y[parts["test"]], probs, classes))
+        if not isinstance(x, list):
+            info.update(clip_accuracy(index.loc[parts["test"], "path"].values, y[parts["test"]], probs))
         info["n_classes"] = len(classes)
         info["n_test"] = int(parts["test"].sum())
         write_confusion(plot_dir, y[parts["test"]], probs.argmax(axis=1), classes, f"{name} ({task})")

@@ -1,0 +1,71 @@
+"""Every identity model on the same test samples: the pairs' test split, so fusion and single modalities compare.
+
+A trained person classifier (``models/<name>.json`` with task ``person``) is scored on the test rows of
+``data/features/pairs`` when one of the pairs' stores holds its input (same feature and store): face models on
+the pairs' face crops, voice models on the pairs' voice clips, fusion models on both. Face models are judged
+against ``person``, voice models against ``voice_person`` (the same people under identity pairing; the voice
+corpus's people under chimeric pairing, mapped one to one), fusion models against ``person``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _stores(pairs_dir: Path) -> dict[tuple[str, str], str]:
+    """(feature, store) of a single-modality model -> the pairs store holding that input."""
+    inputs = json.loads((pairs_dir / "inputs.json").read_text())
+    return {(v["feature"], v.get("store", "x")): k for k, v in inputs.items()}
+
+
+def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("data/features/pairs"),
+                     split: str = "test") -> dict:
+    import keras
+
+    from .features import load_feature, load_store
+
+    index, _ = load_feature(pairs_dir, "face")
+    rows = np.flatnonzero(index["split"].astype(str).values == split)
+    stores = _stores(pairs_dir)
+    cache: dict[str, np.ndarray] = {}
+
+    def store(name: str) -> np.ndarray:
+        if name not in cache:
+            cache[name] = np.asarray(load_store(pairs_dir, name)[rows], dtype=np.float32)
+        return cache[name]
+
+    scored = {}
+    for meta_path in sorted(models_dir.glob("*.json")):
+        meta = json.loads(meta_path.read_text())
+        model_path = models_dir / f"{meta_path.stem}.keras"
+        if meta.get("task") != "person" or not meta.get("classes") or not model_path.exists():
+            continue
+        spec = meta.get("params") or {}
+        if meta.get("feature") == pairs_dir.name:  # a fusion model: its own pairs stores
+            names, kind = list(spec.get("store") or []), "face+voice"
+            truth = index["person"]
+        else:
+            key = (meta.get("feature"), spec.get("store", "x"))
+            if key not in stores:
+                continue
+            names = [stores[key]]
+            kind = "face" if names[0] == "face" else "voice"
+            truth = index["person" if kind == "face" else "voice_person"]
+        model = keras.models.load_model(model_path, safe_mode=True)
+        x = [store(n) for n in names]
+        probs = model.predict(x if len(x) > 1 else x[0], verbose=0)
+        pred = np.array(meta["classes"])[probs.argmax(axis=1)]
+        scored[meta_path.stem] = {"inputs": kind, "accuracy": float(np.mean(pred == truth.astype(str).values[rows]))}
+    singles = {k: v for k, v in scored.items() if v["inputs"] != "face+voice"}
+    fused = {k: v for k, v in scored.items() if v["inputs"] == "face+voice"}
+    out: dict = {"split": split, "n_samples": int(len(rows)), "pairing": str(index["pairing"].iloc[0]),
+                 "models": scored}
+    for label, group in (("single", singles), ("fusion", fused)):
+        if group:
+            best = max(group, key=lambda k: group[k]["accuracy"])
+            out[f"best_{label}_model"], out[f"best_{label}_accuracy"] = best, group[best]["accuracy"]
+    if singles and fused:
+        out["fusion_gain"] = out["best_fusion_accuracy"] - out["best_single_accuracy"]
+    return out
