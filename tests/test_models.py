@@ -7,8 +7,8 @@ import pytest
 
 from facevoice import models
 from facevoice.errors import ParamsError
-from facevoice.features import ArrayStore
 from facevoice.train import run
+from helpers import toy_feature
 
 
 def blobs(n_classes=4, per_class=60, dim=20, seed=0):
@@ -21,17 +21,10 @@ def blobs(n_classes=4, per_class=60, dim=20, seed=0):
 
 def write_feature(root: Path, x, y):
     """A feature directory as the features stage writes it (index.csv + x.npy)."""
-    d = root / "toy"
-    d.mkdir(parents=True)
-    store = ArrayStore(d / "x.npy")
-    for row in x:
-        store.append(row)
-    store.close()
     n = len(y)
     split = np.array(["train", "train", "train", "val", "test"] * (n // 5 + 1))[:n]
-    pd.DataFrame({"path": [f"c{i}.wav" for i in range(n)], "person": [f"p{v}" for v in y],
-                  "gender": ["male" if v % 2 else "female" for v in y], "language": "en",
-                  "source_id": [f"s{i}" for i in range(n)], "split": split, "chunk": 0}).to_csv(d / "index.csv", index=False)
+    toy_feature(root / "toy", x, split, person=[f"p{v}" for v in y],
+                gender=["male" if v % 2 else "female" for v in y], language="en")
 
 
 TRAIN = {"epochs": 60, "batch_size": 32, "lr": 0.003, "patience": 15, "seed": 1, "verbose": 0}

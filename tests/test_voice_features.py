@@ -10,6 +10,7 @@ import soundfile as sf
 from facevoice.audio.features import FEATURES
 from facevoice.audio.loader import load
 from facevoice.features import build, load_feature
+from helpers import toy_feature
 
 SR = 22050
 
@@ -127,7 +128,6 @@ def test_train_run_fits_norm_and_baseline_scaler_on_train_rows_only(tmp_path):
     import joblib
     import keras
 
-    from facevoice.features import ArrayStore
     from facevoice.train import run
 
     rng = np.random.default_rng(1)
@@ -136,16 +136,8 @@ def test_train_run_fits_norm_and_baseline_scaler_on_train_rows_only(tmp_path):
     x = (rng.normal(0, 1, size=(n, 8, 8, 1)) + y[:, None, None, None] * 2).astype(np.float32)
     split = np.array(["train", "train", "val", "test"] * (n // 4))
     x[split == "test"] += 100.0
-    d = tmp_path / "features" / "toy"
-    d.mkdir(parents=True)
-    store = ArrayStore(d / "x.npy")
-    for row in x:
-        store.append(row)
-    store.close()
-    pd.DataFrame({"path": [f"c{i}.wav" for i in range(n)], "person": [f"p{i % 6}" for i in range(n)],
-                  "gender": np.where(y == 1, "male", "female"), "language": "en",
-                  "source_id": [f"s{i}" for i in range(n)], "split": split, "chunk": 0}).to_csv(d / "index.csv",
-                                                                                            index=False)
+    toy_feature(tmp_path / "features" / "toy", x, split, gender=np.where(y == 1, "male", "female"), language="en",
+                person=[f"p{i % 6}" for i in range(n)])
     dirs = dict(features_root=tmp_path / "features", models_dir=tmp_path / "models", metrics_dir=tmp_path / "m",
                 plots_dir=tmp_path / "plots")
     run("svm", {"feature": "toy", "task": "gender", "builder": "linear_svm", "args": {"C": 1.0}}, **dirs)
@@ -205,7 +197,6 @@ def test_per_language_trains_a_model_for_each_language_and_keeps_the_one_it_cann
     listed with its reason, not dropped; each model saw its own language's rows only."""
     import json
 
-    from facevoice.features import ArrayStore
     from facevoice.train import run_per_language
 
     rng = np.random.default_rng(2)
@@ -216,15 +207,8 @@ def test_per_language_trains_a_model_for_each_language_and_keeps_the_one_it_cann
     gender[langs == "de"] = "female"  # de: one gender only
     x = (rng.normal(0, 1, size=(n, 6)) + y[:, None] * 3).astype(np.float32)
     split = np.array(["train", "train", "val", "test"] * (n // 4))
-    d = tmp_path / "features" / "toy"
-    d.mkdir(parents=True)
-    store = ArrayStore(d / "x.npy")
-    for row in x:
-        store.append(row)
-    store.close()
-    pd.DataFrame({"path": [f"c{i}.wav" for i in range(n)], "person": [f"p{i % 8}" for i in range(n)],
-                  "gender": gender, "language": langs, "source_id": [f"s{i}" for i in range(n)], "split": split,
-                  "chunk": 0}).to_csv(d / "index.csv", index=False)
+    toy_feature(tmp_path / "features" / "toy", x, split, gender=gender, language=langs,
+                person=[f"p{i % 8}" for i in range(n)])
     spec = {"feature": "toy", "task": "gender", "languages": "all", "builder": "dense_classifier",
             "args": {"hidden": [8]}, "train": {"epochs": 40, "batch_size": 8, "lr": 0.01, "seed": 0, "verbose": 0}}
     info = run_per_language("gpl", spec, features_root=tmp_path / "features", models_dir=tmp_path / "models",
