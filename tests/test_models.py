@@ -92,3 +92,19 @@ def test_clip_accuracy_averages_chunk_scores_per_clip():
     out = clip_accuracy(paths, y, probs)
     assert out == {"clip_accuracy": 1.0, "n_test_clips": 2}  # a: mean 0.567 for class 0; b: 0.55 for class 1
     assert clip_accuracy(np.array(["a", "b"]), np.array([0, 1]), probs[:2]) == {}
+
+
+def test_cli_best_model_skips_fusion_models_that_have_no_single_input(tmp_path):
+    """identify picks the best single-modality model; a fusion model (feature_params None) never breaks it."""
+    import json
+
+    from facevoice.cli import Models
+
+    metas = {"fusion_cnn_dense": {"task": "person", "classes": ["a", "b"], "accuracy": 1.0, "feature_params": None},
+             "face_cnn": {"task": "person", "classes": ["a", "b"], "accuracy": 0.8, "feature_params": {"kind": "faces"}},
+             "mfcc_dense": {"task": "person", "classes": ["a", "b"], "accuracy": 0.9, "feature_params": {"kind": "mfcc"}}}
+    for name, meta in metas.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(meta))
+        (tmp_path / f"{name}.keras").write_bytes(b"")
+    models = Models(tmp_path)
+    assert models.best("face") == "face_cnn" and models.best("voice") == "mfcc_dense"

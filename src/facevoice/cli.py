@@ -53,7 +53,7 @@ class Models:
         best, score = None, -1.0
         for path in sorted(self.root.glob("*.json")):
             m = json.loads(path.read_text())
-            if m.get("task") != task or not m.get("classes") or "feature_params" not in m:
+            if m.get("task") != task or not m.get("classes") or not m.get("feature_params"):  # fusion: no single input
                 continue
             is_face = m["feature_params"].get("kind") == "faces"
             if (modality == "face") == is_face and m.get("accuracy", 0) > score and (self.root / f"{path.stem}.keras").exists():
