@@ -192,6 +192,60 @@ def test_fast_spectrogram_kernels_equal_librosa(seconds, n_fft, hop, n_mels, fma
     np.testing.assert_allclose(got_m, ref_m, atol=0.02 * np.abs(ref_m).max() / 100 + 0.05)
 
 
+@pytest.mark.parametrize("sr,n_fft,n_mels,fmin,fmax", [(16000, 512, 128, 0.0, None), (16000, 1024, 64, 0.0, 8000),
+                                                     (22050, 2048, 128, 20.0, None), (8000, 256, 40, 0.0, 4000)])
+def test_mel_filters_and_window_equal_librosa(sr, n_fft, n_mels, fmin, fmax):
+    """The filter bank and window are built without librosa (workers never import it) and equal its own."""
+    import librosa
+    import scipy.signal
+
+    from facevoice.audio import dsp
+
+    ref = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    got = dsp.mel_filters(sr, n_fft, n_mels, fmin, fmax)
+    assert got.shape == ref.shape
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7 * ref.max())
+    np.testing.assert_allclose(dsp.hann(n_fft), scipy.signal.get_window("hann", n_fft, fftbins=True), atol=1e-7)
+
+
+@pytest.mark.parametrize("n,orig,target", [(1, 22050, 16000), (777, 22050, 16000), (99225, 22050, 16000),
+                                           (8000, 8000, 16000), (48000, 48000, 16000), (16000, 16000, 16000)])
+def test_resample_equals_librosa_soxr_hq(n, orig, target):
+    import librosa
+
+    from facevoice.audio import dsp
+
+    y = np.random.default_rng(n).normal(size=n).astype(np.float32) * 0.1
+    ref = librosa.resample(y=y, orig_sr=orig, target_sr=target, res_type="soxr_hq")
+    got = dsp.resample(y, orig, target)
+    assert got.shape == ref.shape and got.dtype == np.float32
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_trim_keeps_librosas_boundaries():
+    """dsp.trim (running sums instead of framed RMS) cuts where librosa.effects.trim cuts, on speech with
+    silences, on all-silence and on clips shorter than a frame."""
+    import librosa
+
+    from facevoice.audio import dsp
+
+    rng = np.random.default_rng(3)
+    clips = [np.zeros(10, np.float32), (0.2 * rng.normal(size=300)).astype(np.float32)]
+    for seed in range(20):
+        r = np.random.default_rng(seed)
+        lead, body, tail = (int(r.integers(0, 20000)) for _ in range(3))
+        t = np.arange(body + 4000) / 16000
+        voice = 0.3 * np.sin(2 * np.pi * r.uniform(90, 250) * t) * np.clip(np.sin(2 * np.pi * 3 * t), 0, None)
+        y = np.concatenate([1e-4 * r.normal(size=lead), voice, 1e-4 * r.normal(size=tail)]).astype(np.float32)
+        clips.append(y)
+    for y in clips:
+        for top_db in (20, 30, 60):
+            _, ref = librosa.effects.trim(y=y, top_db=top_db)
+            got, (start, end) = dsp.trim(y, top_db=top_db)
+            assert (start, end) == tuple(int(v) for v in ref), (len(y), top_db)
+            assert np.array_equal(got, y[start:end])
+
+
 def test_per_language_trains_a_model_for_each_language_and_keeps_the_one_it_cannot(tmp_path):
     """languages: all -> one model per language with a known gender; a language holding one gender only is
     listed with its reason, not dropped; each model saw its own language's rows only."""
@@ -221,3 +275,27 @@ def test_per_language_trains_a_model_for_each_language_and_keeps_the_one_it_cann
         assert info["languages"][lang]["accuracy"] >= 0.9
     assert info["n_test"] == 24
     assert json.loads((tmp_path / "metrics/gpl.json").read_text())["accuracy"] == pytest.approx(info["accuracy"])
+
+
+def test_a_feature_worker_never_imports_librosa_or_pandas(tmp_path):
+    """The worker job (load, resample, trim, mel, MFCC) runs on NumPy/SciPy/soundfile/soxr alone: a worker
+    process starts in a fraction of the second librosa's lazy imports cost, and gives librosa's numbers."""
+    import subprocess
+    import sys
+
+    clip = tone(tmp_path / "a.wav", 1.5, sr=22050)
+    code = ("import sys, json; from facevoice.audio.features import compute; "
+            f"out, reason = compute(('mfcc', {str(clip)!r}, {{'sr': 16000, 'n_mfcc': 40, 'n_fft': 512, "
+            "'hop_length': 160, 'trim_db': 30}));"
+            "print(json.dumps([reason, out[0]['x'].tolist(), 'librosa' in sys.modules, 'pandas' in sys.modules]))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import json
+
+    reason, x, librosa_loaded, pandas_loaded = json.loads(res.stdout.strip().splitlines()[-1])
+    assert reason is None and not librosa_loaded and not pandas_loaded
+    import librosa
+
+    y, _ = librosa.load(clip, sr=16000)
+    y, _ = librosa.effects.trim(y=y, top_db=30)
+    ref = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=40, n_fft=512, hop_length=160).mean(axis=1)
+    np.testing.assert_allclose(np.array(x)[:40], ref, atol=0.05)

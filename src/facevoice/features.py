@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio.features import FEATURES
-from .errors import InputError, ParamsError
+from .audio.features import FEATURES, compute
+from .errors import ParamsError
 from .parallel import imap
 from .tables import LABEL_COLUMNS, Rejects, read_table
 
@@ -51,16 +51,6 @@ class ArrayStore:
         self.raw.unlink()
 
 
-def _compute(job):
-    kind, path, params = job
-    try:
-        return FEATURES[kind](path, params), None
-    except InputError as exc:
-        return None, exc.reason
-    except Exception as exc:  # a bad clip must not stop the stage; its reason is kept
-        return None, f"{type(exc).__name__}: {exc}"
-
-
 def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, workers: int = 1,
           progress: bool = True) -> dict:
     kind = params.get("kind", name)
@@ -87,7 +77,7 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
                 extra["_png"] = f"{safe}/{Path(path).stem}"
             jobs.append((kind, path, {**params, **extra}))
     for rec, (samples, reason) in zip(df[keep_cols].to_dict("records"),
-                                      imap(_compute, jobs, workers=workers, desc=f"features {name}", progress=progress)):
+                                      imap(compute, jobs, workers=workers, desc=f"features {name}", progress=progress)):
         if reason is not None or not samples:
             rejects.add(rec["path"], reason or "no samples (clip shorter than one chunk)")
             continue

@@ -11,6 +11,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import InputError
 from . import dsp
 from .loader import load
 
@@ -22,6 +23,42 @@ def feature(name: str):
         FEATURES[name] = func
         return func
     return register
+
+
+@lru_cache(maxsize=1)
+def _keep_freed_memory() -> None:
+    """Let glibc keep freed memory in the process (no mmap per large array, no trimming back to the OS).
+
+    Each clip allocates a few arrays of about a megabyte; by default glibc maps each one afresh and
+    the kernel zero-fills its pages, which cost a third of the feature time per clip on this machine
+    (``benchmarks/audio_features.py``). Memory stays bounded: the same sizes are reused clip after clip.
+    Elsewhere than glibc (macOS, musl) this does nothing."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        m_trim_threshold, m_top_pad, m_mmap_threshold = -1, -2, -3
+        libc.mallopt(m_mmap_threshold, 64 << 20)
+        libc.mallopt(m_trim_threshold, 128 << 20)
+        libc.mallopt(m_top_pad, 16 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
+def compute(job: tuple[str, str, dict]) -> tuple[list[dict] | None, str | None]:
+    """One (kind, path, params) job -> (samples, None), or (None, the reason the clip was rejected).
+
+    This is what the feature stages' worker processes run; it lives here, not in ``facevoice.features``,
+    so that a worker imports only NumPy, SciPy, soundfile and soxr (no pandas, no librosa)."""
+    _keep_freed_memory()
+    kind, path, params = job
+    try:
+        return FEATURES[kind](path, params), None
+    except InputError as exc:
+        return None, exc.reason
+    except Exception as exc:  # a bad clip must not stop the stage; its reason is kept
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def fix_frames(m: np.ndarray, frames: int) -> np.ndarray:

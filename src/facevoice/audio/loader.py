@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from . import dsp
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg")
 SILENCE_PEAK = 1e-4  # a clip whose peak never reaches this (about -80 dBFS) is silent
@@ -47,8 +48,14 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
     try:
-        y, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return y.mean(axis=1), sr
+        with sf.SoundFile(str(path)) as f:
+            if f.subtype == "PCM_16":  # most wav/flac: int16 scaled by NumPy, 3x faster than libsndfile's own
+                raw = f.read(dtype="int16", always_2d=True)  # float conversion, and the same numbers
+                y = raw[:, 0].astype(np.float32) if raw.shape[1] == 1 else raw.mean(axis=1, dtype=np.float32)
+                y *= np.float32(1.0 / 32768)
+                return y, f.samplerate
+            y = f.read(dtype="float32", always_2d=True)
+            return (y[:, 0] if y.shape[1] == 1 else y.mean(axis=1)), f.samplerate
     except Exception:
         if path.suffix.lower() != ".mp3":
             raise
@@ -91,9 +98,10 @@ def decode(path: str | Path) -> tuple[np.ndarray, int]:
         raise InputError(path, f"cannot decode audio ({reason[:160]})") from None
     if y.size == 0:
         raise InputError(path, "no audio samples")
-    if not np.all(np.isfinite(y)):
+    peak = max(float(y.max()), -float(y.min()))  # NaN propagates through max/min: one check for both
+    if not np.isfinite(peak):
         raise InputError(path, "audio holds NaN or infinite samples")
-    if float(np.max(np.abs(y))) < SILENCE_PEAK:
+    if peak < SILENCE_PEAK:
         raise InputError(path, "silent clip")
     return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
 
@@ -112,13 +120,11 @@ def load(
     ``min_duration``: shorter clips (after trimming) are rejected. ``duration``: cut to this many
     seconds, and with ``pad`` zero-pad shorter clips to it.
     """
-    import librosa
-
     y, native_sr = decode(path)
     if native_sr != sr:
-        y = librosa.resample(y=y, orig_sr=native_sr, target_sr=sr, res_type="soxr_hq")
+        y = dsp.resample(y, native_sr, sr)  # = librosa.resample(res_type="soxr_hq")
     if trim_db is not None:
-        y, _ = librosa.effects.trim(y=y, top_db=trim_db)
+        y, _ = dsp.trim(y, top_db=trim_db)  # = librosa.effects.trim
     if len(y) < min_duration * sr:
         raise InputError(path, f"too short ({len(y) / sr:.2f} s < {min_duration} s)")
     if duration is not None:
