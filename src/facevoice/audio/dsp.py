@@ -135,12 +135,16 @@ def melspectrogram(y: np.ndarray, sr: int, n_fft: int = 2048, hop_length: int = 
 
 
 def power_to_db(S: np.ndarray, amin: float = 1e-10, top_db: float | None = 80.0) -> np.ndarray:
-    """10 log10(S) (reference 1), floored ``top_db`` below the maximum, as ``librosa.power_to_db``."""
-    db = np.maximum(np.asarray(S, dtype=np.float32), np.float32(amin))
+    """10 log10(S) (reference 1), floored ``top_db`` below the maximum, as ``librosa.power_to_db``.
+
+    The floor is applied before the logarithm (the log is monotonic), so one pass takes the log."""
+    S = np.asarray(S, dtype=np.float32)
+    floor = float(amin)
+    if top_db is not None and S.size:
+        floor = max(floor, float(S.max()) * 10.0 ** (-float(top_db) / 10.0))
+    db = np.maximum(S, np.float32(floor))
     np.log(db, out=db)  # float32 natural log is vectorised; log10 is not
     db *= np.float32(10.0 / _LN10)
-    if top_db is not None and db.size:
-        np.maximum(db, db.max() - np.float32(top_db), out=db)
     return db
 
 
