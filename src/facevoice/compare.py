@@ -5,6 +5,9 @@ A trained person classifier (``models/<name>.json`` with task ``person``) is sco
 the pairs' face crops, voice models on the pairs' voice clips, fusion models on both. Face models are judged
 against ``person``, voice models against ``voice_person`` (the same people under identity pairing; the voice
 corpus's people under chimeric pairing, mapped one to one), fusion models against ``person``.
+
+``predict_labels`` is the one scorer: this stage uses it for every model, and each fusion model's training
+(``compare_single``) uses it for its own face and voice branches on its test rows.
 """
 from __future__ import annotations
 
@@ -20,10 +23,28 @@ def _stores(pairs_dir: Path) -> dict[tuple[str, str], str]:
     return {(v["feature"], v.get("store", "x")): k for k, v in inputs.items()}
 
 
-def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("data/features/pairs"),
-                     split: str = "test") -> dict:
+def predict_labels(models_dir: Path, name: str, x) -> np.ndarray:
+    """Class labels that ``models/<name>.keras`` predicts for ``x`` (an array, or a list for several inputs)."""
     import keras
 
+    classes = np.array(json.loads((Path(models_dir) / f"{name}.json").read_text())["classes"])
+    model = keras.models.load_model(Path(models_dir) / f"{name}.keras", safe_mode=True)
+    return classes[model.predict(x, verbose=0).argmax(axis=1)]
+
+
+def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarray) -> dict:
+    """Accuracy of a fusion model's own branches (``face_model``, ``voice_model``) on its test samples."""
+    out = {}
+    for key, x in zip(("face_model", "voice_model"), x_test):
+        name = spec.get(key)
+        if not name or not (Path(models_dir) / f"{name}.keras").exists():
+            continue
+        out[f"{key.split('_')[0]}_only_accuracy"] = float(np.mean(predict_labels(models_dir, name, x) == labels))
+    return out
+
+
+def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("data/features/pairs"),
+                     split: str = "test") -> dict:
     from .features import load_feature, load_store
 
     index, _ = load_feature(pairs_dir, "face")
@@ -53,10 +74,8 @@ def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("
             names = [stores[key]]
             kind = "face" if names[0] == "face" else "voice"
             truth = index["person" if kind == "face" else "voice_person"]
-        model = keras.models.load_model(model_path, safe_mode=True)
         x = [store(n) for n in names]
-        probs = model.predict(x if len(x) > 1 else x[0], verbose=0)
-        pred = np.array(meta["classes"])[probs.argmax(axis=1)]
+        pred = predict_labels(models_dir, meta_path.stem, x if len(x) > 1 else x[0])
         scored[meta_path.stem] = {"inputs": kind, "accuracy": float(np.mean(pred == truth.astype(str).values[rows]))}
     singles = {k: v for k, v in scored.items() if v["inputs"] != "face+voice"}
     fused = {k: v for k, v in scored.items() if v["inputs"] == "face+voice"}

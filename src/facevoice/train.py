@@ -135,21 +135,6 @@ def load_inputs(feature_dir: Path, store, select=None):
     return index, arrays if isinstance(store, list) else arrays[0]
 
 
-def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarray) -> dict:
-    """Accuracy of each single-modality model (``face_model``, ``voice_model``) on the same test samples."""
-    import keras
-
-    out = {}
-    for key, x in zip(("face_model", "voice_model"), x_test):
-        name = spec.get(key)
-        if not name or not (models_dir / f"{name}.keras").exists():
-            continue
-        classes = np.array(json.loads((models_dir / f"{name}.json").read_text())["classes"])
-        pred = classes[keras.models.load_model(models_dir / f"{name}.keras", safe_mode=True).predict(x, verbose=0).argmax(1)]
-        out[f"{key.split('_')[0]}_only_accuracy"] = float(np.mean(pred == labels))
-    return out
-
-
 def clip_accuracy(paths: np.ndarray, y: np.ndarray, probs: np.ndarray) -> dict:
     """For chunked features (several samples a clip): accuracy of the chunk scores averaged per clip."""
     if len(paths) == len(set(paths)):
@@ -268,6 +253,8 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
                 freeze=freeze)
             probs = model.predict(take(x, parts["test"]), verbose=0)
             if isinstance(x, list):  # fusion: the single-modality models on the same test samples
+                from .compare import compare_single
+
                 info.update(compare_single(models_dir, spec, take(x, parts["test"]), labels[parts["test"]]))
                 info["pairing"] = str(index["pairing"].iloc[0]) if "pairing" in index else "identity"
         info.update(classification_metrics(y[parts["test"]], probs, classes))
