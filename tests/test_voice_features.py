@@ -299,3 +299,21 @@ def test_a_feature_worker_never_imports_librosa_or_pandas(tmp_path):
     y, _ = librosa.effects.trim(y=y, top_db=30)
     ref = librosa.feature.mfcc(y=y, sr=16000, n_mfcc=40, n_fft=512, hop_length=160).mean(axis=1)
     np.testing.assert_allclose(np.array(x)[:40], ref, atol=0.05)
+
+
+def test_array_store_writes_samples_once_into_a_loadable_npy(tmp_path):
+    """Samples go straight into the .npy (no side file, no copy on close); the header holds the final count."""
+    from facevoice.features import ArrayStore
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, 40, 3)).astype(np.float32)
+    store = ArrayStore(tmp_path / "x.npy")
+    for row in x:
+        store.append(row)
+    with pytest.raises(ValueError, match="sample shape"):
+        store.append(np.zeros((2, 2), np.float32))
+    store.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["x.npy"]
+    got = np.load(tmp_path / "x.npy", mmap_mode="r")
+    assert got.shape == (7, 40, 3) and got.dtype == np.float32 and np.array_equal(got, x)
+    assert (tmp_path / "x.npy").stat().st_size == ArrayStore.HEADER + x.nbytes

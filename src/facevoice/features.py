@@ -19,36 +19,44 @@ from .tables import LABEL_COLUMNS, Rejects, read_table
 
 
 class ArrayStore:
-    """Appends fixed-shape samples to a raw file; ``close`` turns it into a ``.npy`` (memory-mappable)."""
+    """Appends fixed-shape samples straight into a ``.npy`` file (memory-mappable once closed).
+
+    The header is written first with room to spare and rewritten in place by ``close`` with the final
+    count, so samples go to disk once, as they come, and closing copies nothing."""
+
+    HEADER = 128  # bytes: magic, version, length, and the dict padded with spaces (a multiple of 64)
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.raw = self.path.with_suffix(".part")
-        self.fh = open(self.raw, "wb")
+        self.fh = open(self.path, "wb")
         self.shape = None
         self.dtype = None
         self.count = 0
 
+    def _header(self) -> bytes:
+        shape = (self.count, *(self.shape or ()))
+        text = repr({"descr": np.lib.format.dtype_to_descr(np.dtype(self.dtype or np.float32)),
+                     "fortran_order": False, "shape": shape}).encode("latin1")
+        room = self.HEADER - 10
+        if len(text) + 1 > room:
+            raise ValueError(f"{self.path.name}: shape {shape} does not fit the .npy header")
+        return b"\x93NUMPY\x01\x00" + room.to_bytes(2, "little") + text.ljust(room - 1) + b"\n"
+
     def append(self, a: np.ndarray) -> None:
         if self.shape is None:
             self.shape, self.dtype = a.shape, a.dtype
+            self.fh.write(self._header())
         elif a.shape != self.shape:
             raise ValueError(f"{self.path.name}: sample shape {a.shape} != {self.shape}")
         self.fh.write(np.ascontiguousarray(a, dtype=self.dtype).tobytes())
         self.count += 1
 
     def close(self) -> None:
+        if self.shape is None:  # nothing appended: an empty float32 array
+            self.shape = (0,)[:0]
+        self.fh.seek(0)
+        self.fh.write(self._header())
         self.fh.close()
-        shape = (self.count, *(self.shape or (0,)))
-        out = np.lib.format.open_memmap(self.path, mode="w+", dtype=self.dtype or np.float32, shape=shape)
-        if self.count:
-            src = np.memmap(self.raw, dtype=self.dtype, mode="r", shape=shape)
-            for start in range(0, self.count, 4096):
-                out[start:start + 4096] = src[start:start + 4096]
-            del src
-        out.flush()
-        del out
-        self.raw.unlink()
 
 
 def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, workers: int = 1,

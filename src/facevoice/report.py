@@ -89,10 +89,11 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
     return "\n".join(parts)
 
 
-def images_section(title: str, paths: list[Path], width: int = 420) -> str:
+def images_section(title: str, paths: list[Path], width: int = 420, root: Path | None = None) -> str:
+    """A gallery; captions are the paths under ``root`` (or folder/file without it)."""
     if not paths:
         return ""
-    figs = "".join(_img(p, f"{p.parent.name}/{p.name}", width) for p in paths)
+    figs = "".join(_img(p, str(p.relative_to(root)) if root else f"{p.parent.name}/{p.name}", width) for p in paths)
     return f"<h2>{html.escape(title)}</h2><div class='g'>{figs}</div>"
 
 
@@ -131,13 +132,19 @@ def model_card(meta: dict) -> str:
 
 
 def write_model_cards(models_dir: Path, out_dir: Path) -> list[Path]:
+    """A card per model: ``models/<name>.json`` -> ``<name>.md``; a per-language group's
+    ``models/<group>/<lang>.json`` -> ``<group>_<lang>.md``, titled ``<group> / <lang>``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(models_dir.glob("*.json")):
+    for path in sorted([*models_dir.glob("*.json"), *models_dir.glob("*/*.json")]):
         meta = json.loads(path.read_text())
         if "model" not in meta:
             continue
-        card = out_dir / f"{path.stem}.md"
+        stem = path.stem
+        if path.parent != models_dir:
+            stem = f"{path.parent.name}_{path.stem}"
+            meta = {**meta, "model": f"{path.parent.name} / {meta['model']}"}
+        card = out_dir / f"{stem}.md"
         card.write_text(model_card(meta))
         written.append(card)
     return written
@@ -154,7 +161,8 @@ def build(out: str | Path = "reports/index.html", metrics_dir: Path = Path("metr
         images_section("Sample faces with their key points", sorted((features_dir / "faces" / "samples").glob("*.png"))[:8], 260),
         images_section("Mel-spectrogram images", sorted((features_dir / "mel_chunks" / "png").rglob("*.png"))[:8], 200),
         images_section("Autoencoder reconstructions", sorted(plots_dir.glob("*/reconstructions.png"))),
-        images_section("Confusion matrices (normalised)", sorted(plots_dir.glob("*/confusion.png"))),
+        images_section("Confusion matrices (normalised)", sorted([*plots_dir.glob("*/confusion.png"),
+                                                                  *plots_dir.glob("*/*/confusion.png")]), root=plots_dir),
         images_section("Verification: ROC and DET", sorted(plots_dir.glob("*/roc_det.png")), 700),
     ]
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>facevoice report</title>
