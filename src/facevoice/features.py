@@ -51,9 +51,7 @@ class ArrayStore:
         self.fh.write(np.ascontiguousarray(a, dtype=self.dtype).tobytes())
         self.count += 1
 
-    def close(self) -> None:
-        if self.shape is None:  # nothing appended: an empty float32 array
-            self.shape = (0,)[:0]
+    def close(self) -> None:  # with nothing appended, the header alone: an empty float32 array
         self.fh.seek(0)
         self.fh.write(self._header())
         self.fh.close()
