@@ -209,9 +209,11 @@ def build(spec: dict, manifest: str | Path, out_dir: str | Path, progress: bool 
         "splits": {s: int(((index["split"] == s) & (index["chunk"] == 0)).sum()) for s in ("train", "val", "test")},
         "detector": cfg["detector"], "rules": rules_used, "shape": [size, size, 1 if cfg["color"] == "grey" else 3],
         "multi_face_photos": int(sum(1 for d in dets if d and len(d) > 1)),
-        "detect_seconds": round(seconds, 2), "detect_photos_per_second": round(len(todo) / seconds, 2) if seconds else None,
         "reject_reasons": reasons_count,
     }
+    # the timing goes to the stage's log, not into the output: the same photos must give the same bytes, or
+    # every stage downstream of faces would rerun after any rerun of this one
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "params.json").write_text(json.dumps({**spec, "kind": "faces"}, indent=2))  # to crop new photos (CLI)
-    return summary
+    return {**summary, "detect_seconds": round(seconds, 2),
+            "detect_photos_per_second": round(len(todo) / seconds, 2) if seconds else None}
