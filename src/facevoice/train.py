@@ -308,8 +308,8 @@ def run_per_language(name: str, spec: dict, features_root: Path = Path("data/fea
     if not languages:
         raise ParamsError(f"per_language.{name}: no row of feature {p.str('feature')} has a known language and {task}")
     blocks, skipped = {}, {}
+    sub = {k: v for k, v in spec.items() if k != "languages"}
     for lang in languages:
-        sub = {k: v for k, v in spec.items() if k != "languages"}
         try:
             info = run(lang, {**sub, "languages": [lang]}, features_root, models_dir / name, plots_dir / name,
                        plots_dir / name)

@@ -100,7 +100,7 @@ def trim(y: np.ndarray, top_db: float = 60.0, frame_length: int = 2048, hop_leng
     starts = np.arange(n_frames) * hop_length
     ms = (cs[starts + frame_length] - cs[starts]) / frame_length  # mean square of each padded frame
     db = 10.0 * np.log10(np.maximum(1e-10, ms))
-    db -= 10.0 * np.log10(max(1e-10, float(ms.max()))) if ms.size else 0.0
+    db -= 10.0 * np.log10(max(1e-10, float(ms.max())))  # n_frames >= 1: ms is never empty
     loud = np.flatnonzero(db > -top_db)
     if loud.size == 0:
         return y[..., :0], (0, 0)

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import dsp
-from .loader import load
+from .loader import SILENCE_PEAK, load
 
 FEATURES: dict[str, Callable[[str, dict], list[dict]]] = {}
 
@@ -138,7 +138,7 @@ def mel_chunks(path: str, p: dict) -> list[dict]:
             break
         if len(piece) < n:
             piece = np.pad(piece, (0, n - len(piece)))
-        if float(np.max(np.abs(piece))) < 1e-4:  # a silent second teaches nothing about a voice
+        if float(np.max(np.abs(piece))) < SILENCE_PEAK:  # a silent second teaches nothing about a voice
             continue
         mel = dsp.melspectrogram(piece, sr, n_fft=p.get("n_fft", 512), hop_length=p.get("hop", 256),
                                  n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
