@@ -10,8 +10,20 @@ from facevoice.stage import main
 OUT = Path("data/raw/synthetic")
 
 
+def wanted() -> bool:
+    """Whether prepare reads the synthetic corpus at all (a real-corpus run does not need it generated)."""
+    prepare = params.section("prepare")
+    return any((prepare.get(m) or {}).get("source") == "synthetic" for m in ("faces", "voices"))
+
+
 def run():
     p = params.checked("synthesize")
+    if not wanted():
+        shutil.rmtree(OUT, ignore_errors=True)
+        OUT.mkdir(parents=True)
+        (OUT / "NOT_GENERATED.txt").write_text("prepare.faces and prepare.voices use no synthetic source\n")
+        print("synthesize: not needed (prepare uses no synthetic source)")
+        return
     profile = p.str("profile")
     prof = p.sub("profiles").sub(profile)
     languages = prof.list("languages")

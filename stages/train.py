@@ -19,7 +19,10 @@ def run():
     else:
         raise params.ParamsError(f"params.yaml: no model {name!r} under {', '.join(groups)}")
     spec.setdefault("split_rule", f"by {everything['prepare']['split']['by']} (decided once in prepare)")
-    info = (run_per_language if group == "per_language" else train_model)(name, spec)
+    if group == "per_language":
+        info = run_per_language(name, spec)
+    else:
+        info = train_model(name, spec, section=f"{group}.{name}")
     print(json.dumps({k: v for k, v in info.items() if not isinstance(v, list)}))
 
 

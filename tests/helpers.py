@@ -7,7 +7,7 @@ import pandas as pd
 
 def toy_feature(d: Path, x: np.ndarray, split: np.ndarray, **labels) -> None:
     """A built feature (x.npy + index.csv, one clip a row) from arrays, for train.run on toy problems."""
-    from facevoice.features import ArrayStore
+    from facevoice.store import ArrayStore
 
     d.mkdir(parents=True)
     store = ArrayStore(d / "x.npy")
@@ -17,3 +17,45 @@ def toy_feature(d: Path, x: np.ndarray, split: np.ndarray, **labels) -> None:
     n = len(x)
     pd.DataFrame({"path": [f"c{i}.wav" for i in range(n)], **labels, "source_id": [f"s{i}" for i in range(n)],
                   "split": split, "chunk": 0}).to_csv(d / "index.csv", index=False)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sh(cmd: str, cwd: Path, check: bool = True, timeout: int = 1500):
+    """A shell command in ``cwd`` with the venv's tools first on PATH and a git identity (DVC experiments)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    result = subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, env=env, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+def copy_repo(d: Path, site: Path, params: dict | None = None) -> Path:
+    """The repository's tracked files in ``d`` as a fresh git repo (DVC site cache in ``site``), with
+    ``params`` (a whole params mapping) written over params.yaml when given."""
+    import shutil
+    import subprocess
+
+    import yaml
+
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for f in files:
+        if (ROOT / f).is_file():
+            (d / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, d / f)
+    if params is not None:
+        (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(f"git init -q && git add -A && git commit -qm init && dvc config core.site_cache_dir {site}", d)
+    sh("git commit -qam 'site cache' || true", d)
+    return d
+
+
+def ran(output: str) -> set[str]:
+    """The stages a ``dvc repro`` output says it ran."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}

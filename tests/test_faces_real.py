@@ -134,3 +134,89 @@ def test_orl_best_face_model_reaches_95_percent(orl_faces, tmp_path):
     assert (index["rule"] == "whole photo").all() and set(index.loc[index["augmented"], "split"]) == {"train"}
     best = max(r["accuracy"] for k, r in results.items() if not k.startswith("_") and "accuracy" in r)
     assert best >= 0.95, results
+
+
+def test_a_mixed_size_batch_with_a_no_face_photo_gives_each_photo_its_own_boxes():
+    """mtcnn 1.0 misplaces boxes in a batch of mixed sizes after a no-face photo; detect_batch must not."""
+    pytest.importorskip("mtcnn")
+    from facevoice.faces.detect import Mtcnn
+    from facevoice.sources.synthetic.faces import make_identity, render_photo
+
+    face, _ = render_photo(make_identity(np.random.default_rng(3), "female"), np.random.default_rng(4))
+    wide = np.concatenate([np.full_like(face, 90), face], axis=1)  # the face on the right half: 2x wider photo
+    blank = np.full((300, 300, 3), 128, dtype=np.uint8)
+    detector = Mtcnn(**{"min_face_size": 20, "threshold_pnet": 0.6, "threshold_rnet": 0.7, "threshold_onet": 0.8})
+    batch = detector.detect_batch([blank, face, wide])
+    alone = [detector.detect_batch([p])[0] for p in (blank, face, wide)]
+    assert batch[0] == alone[0] == []
+    for got, want in zip(batch[1:], alone[1:]):
+        assert want and [d["box"] for d in got] == [d["box"] for d in want]
+    assert alone[2][0]["box"][0] >= face.shape[1] - 5  # the wide photo's face is found on its right half
+
+
+def test_face_embed_stage_embeds_every_kept_face_and_a_linear_svm_names_real_people(tmp_path):
+    """lfw_dev photos -> faces (MTCNN) -> face_embed (dlib) -> face_embed_svm: counts reconcile, one unit
+    vector per kept photo (augmented copies are not embedded), and real people are told apart."""
+    from conftest import shared_dataset
+
+    from facevoice.faces.embedded import build as embed_build
+    from facevoice.train import run
+
+    root = shared_dataset("lfw_dev")
+    m = pd.read_csv(root / "manifest.csv")
+    counts = m.groupby("person")["path"].count()
+    people = sorted(counts[counts >= 6].index)[:6]
+    rows = m[m["person"].isin(people)].sort_values("path").groupby("person").head(6).reset_index(drop=True)
+    rows["path"] = [str(root / p) for p in rows["path"]]
+    rows["source_id"] = rows["path"]
+    rows["split"] = ["train", "train", "train", "val", "test", "test"] * len(people)
+    rows = rows.assign(gender="unknown", language="unknown", corpus="lfw")
+    rows.to_csv(tmp_path / "faces.csv", index=False)
+    features = tmp_path / "features"
+    faces = build({"detector": "mtcnn", "size": 32, "samples": 0, "augment": {"copies": 1}},
+                  tmp_path / "faces.csv", features / "faces", progress=False)
+    summary = embed_build({"flip": True, "workers": 1}, features / "faces", features / "face_embed", progress=False)
+    assert summary["photos"] == faces["kept"] == summary["kept"] + summary["rejected"]
+    x = np.load(features / "face_embed/x.npy")
+    assert x.shape == (summary["kept"], 128) and np.allclose(np.linalg.norm(x, axis=1), 1, atol=1e-4)
+    info = run("embed_svm", {"feature": "face_embed", "task": "person", "builder": "linear_svm", "args": {"C": 1.0}},
+               features_root=features, models_dir=tmp_path / "models", metrics_dir=tmp_path / "metrics",
+               plots_dir=tmp_path / "plots")
+    assert info["n_classes"] == 6 and info["accuracy"] >= 0.9, info
+
+
+def test_lfw_pairs_stage_scores_the_dlib_embedding_and_lists_missing_pairs(tmp_path, monkeypatch, capsys):
+    """The protocol stage on lfw_dev's pairs.txt (the first 12 pairs of each fold): dlib's embedding is near
+    its published accuracy, the 726 pairs naming people lfw_dev does not hold are counted and listed, and a
+    learnt embedding whose model was skipped says so instead of failing."""
+    from conftest import shared_dataset
+
+    from facevoice.protocols.lfw_stage import run as protocol
+
+    root = shared_dataset("lfw_dev")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/face_ae.json").write_text('{"skipped": "no faces"}')
+    spec = {"pairs": str(root / "pairs.txt"), "root": str(root / "lfw-deepfunneled"), "per_fold": 12,
+            "embeddings": ["dlib", "face_ae"], "workers": 2}
+    out = protocol(spec, tmp_path / "models", {}, tmp_path / "plots")
+    assert out["n_missing_pairs"] == 6000 - 5274 and out["n_usable_pairs"] == 120
+    assert len(pd.read_csv(tmp_path / "plots/missing.csv")) == 726
+    dlib = out["embeddings"]["dlib"]
+    assert dlib["accuracy"] >= 0.95 and dlib["n_pairs"] == 120 and dlib["auc"] >= 0.97, dlib
+    assert out["embeddings"]["face_ae"] == {"skipped": "no faces"}
+    roc = pd.read_csv(tmp_path / "plots/roc.csv")
+    assert set(roc["embedding"]) == {"dlib"}
+    assert protocol({"pairs": None, "root": None}, tmp_path / "models", {}, tmp_path / "p2")["skipped"]
+    # `facevoice verify` on two photos decides with dlib's embedding at the protocol's EER threshold
+    from facevoice import cli
+    from facevoice.evaluate import write_metrics
+
+    monkeypatch.chdir(tmp_path)
+    write_metrics("metrics/lfw_pairs.json", out)
+    m = pd.read_csv(root / "manifest.csv")
+    two = m[m["person"].isin(m.groupby("person")["path"].count().loc[lambda c: c >= 2].index[:2])]
+    (a1, a2), (b1, _) = [[str(root / p) for p in g["path"][:2]] for _, g in two.groupby("person")]
+    for x, y, want in ((a1, b1, "different people"), (a1, a2, "same person")):
+        assert cli.main(["verify", x, y]) == 0
+        said = capsys.readouterr().out
+        assert said.startswith(want) and "LFW's pairs protocol" in said, said

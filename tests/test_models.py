@@ -90,7 +90,7 @@ def test_clip_accuracy_averages_chunk_scores_per_clip():
     y = np.array([0, 0, 0, 1, 1])
     probs = np.array([[0.9, 0.1], [0.4, 0.6], [0.4, 0.6], [0.3, 0.7], [0.6, 0.4]])  # chunk accuracy 2/5
     out = clip_accuracy(paths, y, probs)
-    assert out == {"clip_accuracy": 1.0, "n_test_clips": 2}  # a: mean 0.567 for class 0; b: 0.55 for class 1
+    assert out == {"clip_accuracy": 1.0, "clip_accuracy_ci": [1.0, 1.0], "n_test_clips": 2}  # a: mean 0.567 for class 0; b: 0.55 for class 1
     assert clip_accuracy(np.array(["a", "b"]), np.array([0, 1]), probs[:2]) == {}
 
 
@@ -108,3 +108,79 @@ def test_cli_best_model_skips_fusion_models_that_have_no_single_input(tmp_path):
         (tmp_path / f"{name}.keras").write_bytes(b"")
     models = Models(tmp_path)
     assert models.best("face") == "face_cnn" and models.best("voice") == "mfcc_dense"
+
+
+@pytest.mark.parametrize("builder,args", [("logreg", {"C": 1.0}), ("pca_svm", {"components": 10, "C": 10.0})])
+def test_classic_baselines_learn_separable_blobs(dirs, builder, args):
+    info = go(f"toy_{builder}", {"feature": "toy", "task": "person", "builder": builder, "args": args}, dirs)
+    assert info["accuracy"] >= 0.95 and info["fitted_on"] == "train" and (dirs["models"] / f"toy_{builder}.joblib").exists()
+
+
+def test_the_report_reads_each_model_beside_its_baseline():
+    from facevoice.report import beside_baseline
+
+    found = {"face_pca_svm": {"feature": "faces", "task": "person", "builder": "pca_svm", "accuracy": 0.5},
+             "face_cnn": {"feature": "faces", "task": "person", "builder": "image_cnn", "accuracy": 0.25},
+             "voice_mfcc_logreg": {"feature": "mfcc", "task": "person", "builder": "logreg", "accuracy": 0.8},
+             "audio_cnn": {"feature": "logspec", "task": "person", "builder": "cnn_classifier", "accuracy": 0.9},
+             "gender_cnn": {"feature": "mel6s", "task": "gender", "builder": "cnn_classifier", "accuracy": 0.9},
+             "face_ae_clf": {"feature": "faces", "task": "person", "builder": "encoder_classifier", "skipped": "x"}}
+    out = beside_baseline(found)
+    assert out["face_cnn"][0] == "face_pca_svm" and out["face_cnn"][1] == pytest.approx(-0.25)
+    assert out["audio_cnn"][0] == "voice_mfcc_logreg" and out["audio_cnn"][1] == pytest.approx(0.1)
+    assert "gender_cnn" not in out and "face_ae_clf" not in out and "face_pca_svm" not in out
+
+
+def test_a_model_the_corpus_cannot_serve_is_skipped_with_its_reason(dirs):
+    """One class in training, or no test person seen in training (open-set split): the stage succeeds and
+    writes {"skipped": reason} plus placeholders for every output DVC declares."""
+    one = go("toy_lang", {"feature": "toy", "task": "language", "builder": "dense_classifier",
+                          "args": {"hidden": [8]}, "train": TRAIN}, dirs)
+    assert "one language only (en)" in one["skipped"]
+    for out in ("models/toy_lang.keras", "models/toy_lang.json", "plots/toy_lang/confusion.csv"):
+        assert (dirs[out.split("/")[0]].parent / out).exists(), out
+    assert (dirs["plots"] / "toy_lang/live/plots/metrics").is_dir()
+    x, y = blobs()
+    open_set = dirs["features"].parent / "open"
+    split = np.where(y < 2, "train", np.where(y == 2, "val", "test"))  # people split between train and test
+    toy_feature(open_set / "toy", x, split, person=[f"p{v}" for v in y], gender="male", language="en")
+    d = {**dirs, "features": open_set}
+    info = go("toy_person", {"feature": "toy", "task": "person", "builder": "dense_classifier",
+                             "args": {"hidden": [8]}, "train": TRAIN}, d)
+    assert "closed-set person classifier" in info["skipped"]
+    after = go("toy_after", {"feature": "toy", "task": "person", "builder": "encoder_classifier",
+                             "init_from": "toy_person", "train": TRAIN}, d)
+    assert "toy_person, which toy_after starts from, was skipped" in after["skipped"]
+
+
+def test_intervals_resample_whole_recordings():
+    """A 95% interval resampled by source: 10 recordings of 20 chunks each, 7 recordings right and 3 wrong.
+    Resampling chunks as if independent would give a narrow interval; by recording it is wide and holds 0.7."""
+    from facevoice.evaluate import bootstrap_ci, classification_metrics
+
+    groups = np.repeat(np.arange(10), 20)
+    correct = np.repeat([1, 1, 1, 1, 1, 1, 1, 0, 0, 0], 20).astype(float)
+    by_recording = bootstrap_ci(groups, lambda rows: correct[rows].mean())
+    by_chunk = bootstrap_ci(np.arange(200), lambda rows: correct[rows].mean())
+    assert by_recording[0] < 0.7 < by_recording[1] and by_recording[1] - by_recording[0] > 0.4
+    assert by_chunk[1] - by_chunk[0] < 0.2
+    assert bootstrap_ci(groups, lambda rows: correct[rows].mean()) == by_recording  # seeded: same every run
+    y = np.repeat([0, 1], 100)
+    probs = np.stack([1 - correct, correct], axis=1)[np.r_[0:100, 100:200]]
+    out = classification_metrics(y, np.where(y[:, None] == 1, probs, probs[:, ::-1]), ["a", "b"], groups)
+    assert out["accuracy"] == pytest.approx(0.7) and out["accuracy_ci"][0] <= 0.7 <= out["accuracy_ci"][1]
+    assert "f1_macro_ci" in out and "roc_auc_ci" in out
+
+
+def test_fast_interval_statistics_equal_sklearn():
+    from sklearn.metrics import f1_score, roc_auc_score
+
+    from facevoice.evaluate import binary_auc, macro_f1
+
+    rng = np.random.default_rng(0)
+    for n in (2, 7):
+        y, p = rng.integers(0, n, 300), rng.integers(0, n - 1, 300)  # the last class is never predicted
+        assert macro_f1(y, p, n) == pytest.approx(f1_score(y, p, labels=list(range(n)), average="macro",
+                                                           zero_division=0))
+    y, s = rng.integers(0, 2, 300), np.round(rng.random(300), 1)  # ties
+    assert binary_auc(y, s) == pytest.approx(roc_auc_score(y, s))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from facevoice import pairs as pairs_mod
-from facevoice.features import ArrayStore
+from facevoice.store import ArrayStore
 from facevoice.verify import eer, sample_pairs
 
 

@@ -7,9 +7,7 @@ A second ``dvc repro`` runs nothing; a training param change reruns only the sta
 ``dvc exp run -S`` and ``dvc metrics diff`` show the change. Takes a few minutes (it trains).
 """
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,41 +15,20 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from helpers import ROOT, copy_repo, ran, sh
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
 TARGETS = "train@mfcc_dense finetune@mfcc_ae_clf"
 CLI_TARGETS = "train@face_cnn verify@siamese"
 
 
-def sh(cmd, cwd, check=True):
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-    result = subprocess.run(cmd, cwd=cwd, shell=True, capture_output=True, text=True, env=env, timeout=1500)
-    if check and result.returncode != 0:
-        raise AssertionError(f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return result
-
-
-def ran(output: str) -> set[str]:
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
-
-
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
-    d = tmp_path_factory.mktemp("repo")
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
-    for f in files:
-        if (ROOT / f).is_file():
-            (d / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / f, d / f)
-    params = yaml.safe_load((d / "params.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthesize"]["profile"] = "tiny"
-    (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    site = tmp_path_factory.mktemp("site")  # absolute: queued experiments run in .dvc/tmp/exps, not in d
-    sh(f"git init -q && git add -A && git commit -qm init && dvc config core.site_cache_dir {site}", d)
-    sh("git commit -qam 'site cache' || true", d)
+    # absolute site cache: queued experiments run in .dvc/tmp/exps, not in d
+    d = copy_repo(tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("site"), params)
     first = sh(f"dvc repro {TARGETS}", d)
     return d, first.stdout
 

@@ -9,7 +9,8 @@ import soundfile as sf
 
 from facevoice.audio.features import FEATURES
 from facevoice.audio.loader import load
-from facevoice.features import build, load_feature
+from facevoice.features import build
+from facevoice.store import load_feature
 from helpers import toy_feature
 
 SR = 22050
@@ -303,7 +304,7 @@ def test_a_feature_worker_never_imports_librosa_or_pandas(tmp_path):
 
 def test_array_store_writes_samples_once_into_a_loadable_npy(tmp_path):
     """Samples go straight into the .npy (no side file, no copy on close); the header holds the final count."""
-    from facevoice.features import ArrayStore
+    from facevoice.store import ArrayStore
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(7, 40, 3)).astype(np.float32)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import FacevoiceError, InputError, ParamsError
+from .skip import reason_of
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 PHOTO_EXT = (".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".webp", ".tif", ".tiff")
@@ -36,7 +37,10 @@ class Models:
         if not path.exists():
             known = sorted(p.stem for p in self.root.glob("*.json")) if self.root.exists() else []
             raise ParamsError(f"unknown model {name!r} (no {path}); trained models: {', '.join(known) or 'none, run make repro'}")
-        return json.loads(path.read_text())
+        meta = json.loads(path.read_text())
+        if meta.get("skipped"):
+            raise ParamsError(f"model {name!r} was not trained on this corpus: {meta['skipped']}")
+        return meta
 
     def keras(self, name: str):
         if name not in self._cache:
@@ -209,7 +213,7 @@ def cmd_identify(args) -> int:
     print(f"top {len(ranked)} ({used}; scores are the mean class probability over the modalities given)")
     for i, (person, score) in enumerate(ranked, 1):
         print(f"{i}. {person}\t{score:.3f}")
-    if GALLERY.exists():
+    if GALLERY.exists() and not reason_of(Path(args.models) / f"{args.verifier}.json"):
         sample = {k: v for k, v in (("face", args.face), ("voice", args.voice)) if v}
         matches = gallery_matches(models, Verifier(models, args.verifier), sample, args.top_k)
         if matches:
@@ -219,12 +223,34 @@ def cmd_identify(args) -> int:
     return 0
 
 
+def photos_by_dlib(a: dict, b: dict) -> tuple[float, float, str] | None:
+    """Two photos: (cosine of dlib's embeddings, threshold, where the threshold came from), or None when the
+    run has no dlib threshold (no face_embed stage output and no LFW protocol)."""
+    from .faces.embedded import photo_threshold
+
+    if set(a) != {"face"} or set(b) != {"face"}:
+        return None
+    threshold, source = photo_threshold()
+    if threshold is None:
+        return None
+    from .faces.embed import read_rgb, shared_embedder
+
+    embedder = shared_embedder()
+    ea, eb = (embedder.embed(read_rgb(s["face"])) for s in (a, b))
+    return float(np.dot(ea, eb)), threshold, source
+
+
 def cmd_verify(args) -> int:
-    verifier = Verifier(Models(args.models), args.verifier)
-    score, threshold, variant = verifier.score(split_sample(args.a), split_sample(args.b))
+    a, b = split_sample(args.a), split_sample(args.b)
+    by_dlib = photos_by_dlib(a, b)
+    if by_dlib is not None:
+        score, threshold, source = by_dlib
+    else:
+        score, threshold, variant = Verifier(Models(args.models), args.verifier).score(a, b)
+        source = f"EER threshold of {args.verifier} {variant}"
     same = score >= threshold
     print(f"{'same person' if same else 'different people'}\tscore {score:.3f}\tthreshold {threshold:.3f} "
-          f"(EER threshold of {args.verifier} {variant})")
+          f"({source})")
     return 0
 
 

@@ -34,10 +34,12 @@ def predict_labels(models_dir: Path, name: str, x) -> np.ndarray:
 
 def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarray) -> dict:
     """Accuracy of a fusion model's own branches (``face_model``, ``voice_model``) on its test samples."""
+    from .skip import reason_of
+
     out = {}
     for key, x in zip(("face_model", "voice_model"), x_test):
         name = spec.get(key)
-        if not name or not (Path(models_dir) / f"{name}.keras").exists():
+        if not name or not (Path(models_dir) / f"{name}.keras").exists() or reason_of(Path(models_dir) / f"{name}.json"):
             continue
         out[f"{key.split('_')[0]}_only_accuracy"] = float(np.mean(predict_labels(models_dir, name, x) == labels))
     return out
@@ -45,8 +47,12 @@ def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarra
 
 def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("data/features/pairs"),
                      split: str = "test") -> dict:
-    from .features import load_feature, load_store
+    from .store import load_feature, load_store
+    from .skip import reason_of
 
+    upstream = reason_of(pairs_dir / "summary.json")
+    if upstream:
+        return {"split": split, "skipped": f"pairs were skipped: {upstream}", "models": {}}
     index, _ = load_feature(pairs_dir, "face")
     rows = np.flatnonzero(index["split"].astype(str).values == split)
     stores = _stores(pairs_dir)
@@ -57,10 +63,12 @@ def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("
             cache[name] = np.asarray(load_store(pairs_dir, name)[rows], dtype=np.float32)
         return cache[name]
 
-    scored = {}
+    scored, skipped = {}, {}
     for meta_path in sorted(models_dir.glob("*.json")):
         meta = json.loads(meta_path.read_text())
         model_path = models_dir / f"{meta_path.stem}.keras"
+        if meta.get("task") == "person" and meta.get("skipped"):
+            skipped[meta_path.stem] = meta["skipped"]
         if meta.get("task") != "person" or not meta.get("classes") or not model_path.exists():
             continue
         spec = meta.get("params") or {}
@@ -80,7 +88,7 @@ def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("
     singles = {k: v for k, v in scored.items() if v["inputs"] != "face+voice"}
     fused = {k: v for k, v in scored.items() if v["inputs"] == "face+voice"}
     out: dict = {"split": split, "n_samples": int(len(rows)), "pairing": str(index["pairing"].iloc[0]),
-                 "models": scored}
+                 "models": scored, **({"skipped_models": skipped} if skipped else {})}
     for label, group in (("single", singles), ("fusion", fused)):
         if group:
             best = max(group, key=lambda k: group[k]["accuracy"])

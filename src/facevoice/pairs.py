@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import ParamsError
-from .features import ArrayStore, load_feature
+from .store import ArrayStore, load_feature
+from .skip import Skip
 from .split import SPLITS, assign_splits
 
 
@@ -42,8 +43,40 @@ def person_map(face_people: list[str], voice_people: list[str], pairing: str, se
     return dict(zip(faces, voices))
 
 
+INDEX_COLUMNS = ["person", "voice_person", "gender", "language", "split", "pairing", "source_id", "face_source",
+                 "voice_source", "face_row", "path", "verify_split", "chunk"]
+
+
 def build(spec: dict, features_root: str | Path, out_dir: str | Path) -> dict:
-    features_root, out = Path(features_root), Path(out_dir)
+    """The pairs store; when the corpus cannot give pairs (one modality, no shared person), an empty one whose
+    ``summary.json`` says ``skipped`` and why, so fusion, verification and compare skip with that reason."""
+    out = Path(out_dir)
+    try:
+        return _build(spec, Path(features_root), out)
+    except Skip as why:
+        import shutil
+
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        pd.DataFrame(columns=INDEX_COLUMNS).to_csv(out / "index.csv", index=False)
+        (out / "inputs.json").write_text("{}\n")
+        summary = {"skipped": str(why), "pairing": spec.get("pairing", "identity"), "samples": 0}
+        (out / "summary.json").write_text(json.dumps(summary, indent=2))
+        return summary
+
+
+def _needs_both(features_root: Path, spec: dict) -> None:
+    """Skip unless the face feature and every voice feature of the pairs have rows."""
+    from .skip import reason_of
+
+    for v in [spec["face"], *spec["voices"].values()]:
+        upstream = reason_of(features_root / v["feature"] / "summary.json")
+        if upstream:
+            raise Skip(f"pairs need faces and voices; feature {v['feature']} was skipped: {upstream}")
+
+
+def _build(spec: dict, features_root: Path, out: Path) -> dict:
+    _needs_both(features_root, spec)
     out.mkdir(parents=True, exist_ok=True)
     face_index, face_x = load_feature(features_root / spec["face"]["feature"], spec["face"].get("store", "x"))
     face_index = face_index.assign(row=np.arange(len(face_index)))
@@ -59,8 +92,8 @@ def build(spec: dict, features_root: str | Path, out_dir: str | Path) -> dict:
     seed = int(spec.get("seed", 42))
     mapping = person_map(face_index["person"].unique().tolist(), clip_table["person"].unique().tolist(), pairing, seed)
     if not mapping:
-        raise ParamsError("params.yaml: 'pairs': no person has both photos and clips "
-                          "(faces and voices from different corpora need pairing: chimeric)")
+        raise Skip("no person has both photos and clips (faces and voices from different corpora need "
+                   "pairs.pairing: chimeric)")
     per_person = spec.get("per_person", {"train": 20, "val": 6, "test": 6})
     rng = np.random.default_rng(seed)
     rows = []
@@ -82,7 +115,7 @@ def build(spec: dict, features_root: str | Path, out_dir: str | Path) -> dict:
                              "face_row": int(f.iloc[a]["row"]), "voice_path": c.iloc[b]["path"]})
     index = pd.DataFrame(rows)
     if index.empty:
-        raise ParamsError("params.yaml: 'pairs' produced no samples (check per_person and the splits)")
+        raise Skip("no person has photos and clips in the same split (check pairs.per_person and the splits)")
     verify = spec.get("verify", {})
     people = pd.DataFrame({"person": sorted(index["person"].unique())}).assign(source_id=lambda d: d["person"])
     people["verify_split"] = assign_splits(people, verify.get("split_by", "person"),

@@ -42,20 +42,47 @@ def corpus_section(manifests: Path) -> str:
     return "\n".join(parts)
 
 
+CLASSIC = ("pca_svm", "logreg")  # the builders of the classic baselines every deep model is read beside
+FACE_FEATURES = ("faces", "face_embed")
+
+
+def modality(feature: str) -> str:
+    return "face" if feature in FACE_FEATURES else "face+voice" if feature == "pairs" else "voice"
+
+
+def beside_baseline(metrics: dict[str, dict]) -> dict[str, tuple[str, float]]:
+    """model -> (its classic baseline, accuracy difference) for models whose modality and task have one."""
+    base = {(modality(m.get("feature", "")), m.get("task")): (name, m["accuracy"]) for name, m in metrics.items()
+            if m.get("builder") in CLASSIC and m.get("accuracy") is not None}
+    out = {}
+    for name, m in metrics.items():
+        key = (modality(m.get("feature", "")), m.get("task"))
+        if key in base and m.get("builder") not in CLASSIC and m.get("accuracy") is not None:
+            out[name] = (base[key][0], m["accuracy"] - base[key][1])
+    return out
+
+
 def models_section(metrics_dir: Path, seeds: Path) -> str:
+    found = {p.stem: json.loads(p.read_text()) for p in sorted(metrics_dir.glob("*.json"))
+             if p.stem not in ("corpus", "pairs_compare", "lfw_pairs")}
+    versus = beside_baseline(found)
     rows = []
-    for path in sorted(metrics_dir.glob("*.json")):
-        if path.stem in ("corpus", "pairs_compare"):
-            continue
-        m = json.loads(path.read_text())
-        rows.append({"model": path.stem, "task": m.get("task", "verify" if "eer" in m else ""),
-                     "feature": m.get("feature", ""), **{k: m.get(k) for k in HEADLINE}})
+    for name, m in found.items():
+        vs = versus.get(name)
+        rows.append({"model": name, "task": m.get("task", "verify" if "eer" in m else ""),
+                     "feature": m.get("feature", ""), **{k: m.get(k) for k in HEADLINE},
+                     "accuracy 95% CI": "[{:.3f}, {:.3f}]".format(*m["accuracy_ci"]) if m.get("accuracy_ci") else "",
+                     "baseline": vs[0] if vs else "",
+                     "vs baseline": (f"{vs[1]:+.3f}" + (" BELOW" if vs[1] < 0 else "")) if vs else "",
+                     "skipped": m.get("skipped", "")})
     parts = ["<h2>Models</h2>"]
     seed_table = pd.read_csv(seeds, keep_default_na=False, dtype=str) if seeds.exists() else pd.DataFrame()
     if rows:
         df = pd.DataFrame(rows).dropna(axis=1, how="all")
+        if not df["skipped"].astype(bool).any():
+            df = df.drop(columns="skipped")
         if len(seed_table):  # what the seed projects reported, beside our numbers (caveats in the table below)
-            reported = seed_table[seed_table["reported"] != ""].groupby("model")["reported"].agg("; ".join)
+            reported = seed_table[(seed_table["reported"] != "") & ~seed_table["metric"].str.contains("train")].groupby("model")["reported"].agg("; ".join)
             df["seed reported"] = df["model"].map(reported).fillna("")
         parts.append(_table(df))
     verify = [p for p in sorted(metrics_dir.glob("*.json")) if "face_only" in json.loads(p.read_text())]
@@ -67,7 +94,10 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
         parts.append(f"<h3>Verification: {html.escape(p.stem)} (open-set: {m.get('open_set')}, pairing: "
                      f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
     compare = metrics_dir / "pairs_compare.json"
-    if compare.exists():
+    if compare.exists() and json.loads(compare.read_text()).get("skipped"):
+        parts.append(f"<h3>Identity models on the same test pairs: skipped</h3>"
+                     f"<p>{html.escape(json.loads(compare.read_text())['skipped'])}</p>")
+    elif compare.exists():
         c = json.loads(compare.read_text())
         df = pd.DataFrame([{"model": k, **v} for k, v in c["models"].items()])
         if len(df):
@@ -75,6 +105,7 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
         parts.append(f"<h3>Every identity model on the same {c['n_samples']} test pairs ({html.escape(c['pairing'])} "
                      f"pairing): fusion gain over the best single model {c.get('fusion_gain', float('nan')):+.3f}</h3>"
                      f"{_table(df)}")
+    parts.append(protocol_section(metrics_dir / "lfw_pairs.json"))
     for p in sorted(metrics_dir.glob("*.json")):
         m = json.loads(p.read_text())
         if m.get("per_language"):
@@ -87,6 +118,18 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
         parts.append("<h3>What the seed projects reported, and why the numbers are not comparable as they stand</h3>")
         parts.append(_table(seed_table))
     return "\n".join(parts)
+
+
+def protocol_section(path: Path) -> str:
+    """LFW's 10-fold pairs protocol, one row per face embedding (or why it was skipped)."""
+    if not path.exists():
+        return ""
+    m = json.loads(path.read_text())
+    if m.get("skipped"):
+        return f"<h3>LFW pairs protocol: skipped</h3><p>{html.escape(m['skipped'])}</p>"
+    df = pd.DataFrame([{"embedding": k, **v} for k, v in m.get("embeddings", {}).items()])
+    return (f"<h3>LFW pairs protocol (10 folds; {m['n_usable_pairs']} usable pairs, {m['n_missing_pairs']} with a "
+            f"missing photo)</h3>{_table(df)}")
 
 
 def images_section(title: str, paths: list[Path], width: int = 420, root: Path | None = None) -> str:
@@ -125,6 +168,8 @@ def model_card(meta: dict) -> str:
              ]
     if meta.get("pairing"):
         lines.append(f"- face/voice pairing: {meta['pairing']}")
+    if meta.get("skipped"):
+        lines.append(f"- **skipped**: {meta['skipped']}")
     lines += ["", "## Metrics (test split)", "", "| metric | value |", "|---|---|"]
     lines += [f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in sorted(metrics.items())]
     lines += ["", "## Params", "", "```yaml", yaml.safe_dump(params, sort_keys=False).strip(), "```", ""]

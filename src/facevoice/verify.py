@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import ParamsError
 from .params import Checked
+from .skip import Skip
 
 
 def sample_pairs(persons: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -23,7 +23,7 @@ def sample_pairs(persons: np.ndarray, n: int, rng: np.random.Generator) -> tuple
     multi = [p for p, idx in by_person.items() if len(idx) > 1]
     people = list(by_person)
     if not multi or len(people) < 2:
-        raise ParamsError("verification needs at least two people, one with two samples, in every split")
+        raise Skip("verification needs at least two people, one with two samples, in every verification split")
     i, j, same = [], [], []
     for k in range(n):
         if k % 2 == 0:
@@ -98,6 +98,26 @@ VARIANTS = {"face_only": ("face",), "voice_only": ("voice",), "fused": ("face", 
 
 def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), models_dir: Path = Path("models"),
         metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
+    """``train_verifiers``, or, when the pairs cannot serve it, metrics ``{"skipped": reason}`` and placeholders."""
+    from .skip import reason_of, write_placeholders, write_skipped
+
+    try:
+        upstream = reason_of(pairs_dir / "summary.json")
+        if upstream:
+            raise Skip(f"pairs were skipped: {upstream}")
+        return train_verifiers(name, spec, pairs_dir, models_dir, metrics_dir, plots_dir)
+    except Skip as why:
+        plot = plots_dir / name
+        files = {models_dir / f"{name}{suffix}.keras": None for suffix in ("", "_face_only", "_voice_only")}
+        files.update({plot / "roc.csv": "variant,fpr,tpr\n", plot / "det.csv": "variant,fpr,fnr\n",
+                      plot / "roc_det.png": None})
+        write_placeholders(str(why), files)
+        return write_skipped(str(why), {"model": name, "task": "verify"}, metrics_dir / f"{name}.json",
+                             models_dir / f"{name}.json", {"params": spec})
+
+
+def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, metrics_dir: Path,
+                    plots_dir: Path) -> dict:
     """Train face-only, voice-only, then fused verifiers on the same pairs; the fused tower starts from the two
     single towers (``fuse: towers``, frozen ``train.freeze_epochs``) or is trained from scratch (``fuse: joint``).
 
@@ -105,7 +125,7 @@ def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), mo
     tuned on the test pairs."""
     from . import models as registry
     from .evaluate import write_metrics
-    from .features import load_feature
+    from .store import load_feature
     from .train import fit, seed_everything
 
     p = Checked(spec, f"verify.{name}")

@@ -14,7 +14,7 @@ from ..tables import LABEL_COLUMNS, Rejects, read_table
 from . import augment as aug
 from .balance import cap, too_few
 from .choose import RULES, accepted, choose, embed, references
-from .crop import apply_points, frame_matrix, to_channels, warp
+from .crop import frame_matrix, to_channels, warp
 from .detect import DETECTORS, Mtcnn, check_mtcnn, read_photo, whole_photo
 
 KEYS = {"detector", "mtcnn", "min_confidence", "min_size", "rule", "size", "color", "margin", "align", "augment",
@@ -52,6 +52,8 @@ def _detect_all(paths: list[str], cfg: dict, progress: bool) -> tuple[list, list
     reasons: list = [None] * n
     embs: list = [None] * n
     t0 = time.perf_counter()
+    if not n:
+        return dets, reasons, embs, 0.0
     if cfg["detector"] == "none":
         for i, path in enumerate(paths):
             try:
@@ -116,7 +118,7 @@ def _draw_sample(path: Path, photo: np.ndarray, dets: list[dict], kept: int, cro
 
 def build(spec: dict, manifest: str | Path, out_dir: str | Path, progress: bool = True,
           prefix: str = "faces") -> dict:
-    from ..features import ArrayStore
+    from ..store import ArrayStore
 
     cfg = check(spec, prefix)
     df = read_table(manifest).reset_index(drop=True)
@@ -211,6 +213,8 @@ def build(spec: dict, manifest: str | Path, out_dir: str | Path, progress: bool 
         "multi_face_photos": int(sum(1 for d in dets if d and len(d) > 1)),
         "reject_reasons": reasons_count,
     }
+    if not len(df):
+        summary["skipped"] = f"no photos in {manifest} (no faces in this corpus: prepare.faces is null)"
     # the timing goes to the stage's log, not into the output: the same photos must give the same bytes, or
     # every stage downstream of faces would rerun after any rerun of this one
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -2,8 +2,8 @@
 
 A detection is ``{"box": [x, y, w, h], "confidence": float, "keypoints": {left_eye, right_eye, nose,
 mouth_left, mouth_right: [x, y]}}`` in photo pixels. MTCNN thresholds are arguments of
-``detect_faces`` (not of the constructor). Photos are sorted by shape before batching, so a batch
-pads little when sizes differ (mtcnn pads a batch to its largest photo and removes the padding after).
+``detect_faces`` (not of the constructor). Photos are sorted by shape before batching and each size is
+detected in its own call (``Mtcnn.detect_batch``: mtcnn 1.0 misplaces boxes in mixed-size batches).
 """
 from __future__ import annotations
 
@@ -68,16 +68,23 @@ class Mtcnn:
         return cls._model
 
     def detect_batch(self, photos_bgr: list[np.ndarray]) -> list[list[dict]]:
-        """One ``detect_faces`` call on a list of photos (the caller chooses the batch)."""
+        """Detections per photo; photos of one size go to ``detect_faces`` together, each size on its own.
+
+        mtcnn 1.0 pads a batch to its largest photo and pairs the padding offsets only with the photos that
+        had a detection, so in a mixed-size batch a no-face photo shifts the boxes of the photos after it.
+        Same-size calls have no padding, and give each photo the boxes it gets alone."""
         import cv2
 
-        if not photos_bgr:
-            return []
-        rgb = [cv2.cvtColor(p, cv2.COLOR_BGR2RGB) for p in photos_bgr]
-        out = self.model().detect_faces(rgb if len(rgb) > 1 else rgb[0], **self.kwargs)
-        if len(rgb) == 1:
-            out = [out]
-        return [[_clean(d) for d in dets] for dets in out]
+        groups: dict[tuple, list[int]] = {}
+        for i, photo in enumerate(photos_bgr):
+            groups.setdefault(photo.shape[:2], []).append(i)
+        results: list = [None] * len(photos_bgr)
+        for idx in groups.values():
+            rgb = [cv2.cvtColor(photos_bgr[i], cv2.COLOR_BGR2RGB) for i in idx]
+            out = self.model().detect_faces(rgb if len(rgb) > 1 else rgb[0], **self.kwargs)
+            for i, dets in zip(idx, out if len(rgb) > 1 else [out]):
+                results[i] = [_clean(d) for d in dets]
+        return results
 
     def detect(self, photos_bgr: list[np.ndarray], progress: bool = False, desc: str = "mtcnn") -> list[list[dict]]:
         from tqdm import tqdm

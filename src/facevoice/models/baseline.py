@@ -7,6 +7,8 @@ fitted on the training rows only (it is part of the pipeline that ``fit`` sees).
 """
 from __future__ import annotations
 
+import math
+
 from . import register
 
 
@@ -34,3 +36,33 @@ def build_linear_svm(input_shape, n_classes, x_train, pretrained=None, C=1.0, ma
     else:
         clf = LinearSVC(C=C, dual=False, max_iter=max_iter, random_state=seed)
     return make_pipeline(MinMaxScaler(), clf)
+
+
+@sklearn_builder("pca_svm")
+def build_pca_svm(input_shape, n_classes, x_train, pretrained=None, components=150, C=10.0, seed=42):
+    """The classic face baseline (eigenfaces): pixels scaled to [0, 1], PCA with whitening (at most
+    ``components``, fewer when there are fewer training rows), then an RBF SVM."""
+    from sklearn.decomposition import PCA
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+    from sklearn.svm import SVC
+
+    k = max(1, min(int(components), len(x_train) - 1, math.prod(int(d) for d in input_shape)))
+    return make_pipeline(FunctionTransformer(_unit_scale), PCA(n_components=k, whiten=True, random_state=seed),
+                         SVC(C=C, kernel="rbf", gamma="scale", class_weight="balanced", random_state=seed))
+
+
+@sklearn_builder("logreg")
+def build_logreg(input_shape, n_classes, x_train, pretrained=None, C=1.0, max_iter=2000, seed=42):
+    """The classic voice baseline: standardised features (e.g. MFCC means and deviations) and a
+    multinomial logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
+
+
+def _unit_scale(x):
+    return x / 255.0
+
