@@ -10,7 +10,6 @@ import importlib.util
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from facevoice import params as P
 

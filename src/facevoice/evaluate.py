@@ -8,6 +8,16 @@ import numpy as np
 import pandas as pd
 
 
+def eer(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
+    """(equal error rate, its threshold, fpr, fnr, thresholds)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, thr = roc_curve(y_true, scores)
+    fnr = 1 - tpr
+    k = int(np.nanargmin(np.abs(fnr - fpr)))
+    return float((fpr[k] + fnr[k]) / 2), float(min(thr[k], 1.0)), fpr, fnr, thr
+
+
 BOOTSTRAP = 1000  # resamples for every 95% interval
 
 

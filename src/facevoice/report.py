@@ -64,7 +64,7 @@ def beside_baseline(metrics: dict[str, dict]) -> dict[str, tuple[str, float]]:
 
 def models_section(metrics_dir: Path, seeds: Path) -> str:
     found = {p.stem: json.loads(p.read_text()) for p in sorted(metrics_dir.glob("*.json"))
-             if p.stem not in ("corpus", "pairs_compare", "lfw_pairs")}
+             if p.stem not in ("corpus", "pairs_compare", *PROTOCOLS)}
     versus = beside_baseline(found)
     rows = []
     for name, m in found.items():
@@ -105,7 +105,7 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
         parts.append(f"<h3>Every identity model on the same {c['n_samples']} test pairs ({html.escape(c['pairing'])} "
                      f"pairing): fusion gain over the best single model {c.get('fusion_gain', float('nan')):+.3f}</h3>"
                      f"{_table(df)}")
-    parts.append(protocol_section(metrics_dir / "lfw_pairs.json"))
+    parts += [protocol_section(metrics_dir / f"{name}.json", title) for name, title in PROTOCOLS.items()]
     for p in sorted(metrics_dir.glob("*.json")):
         m = json.loads(p.read_text())
         if m.get("per_language"):
@@ -120,16 +120,20 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
     return "\n".join(parts)
 
 
-def protocol_section(path: Path) -> str:
-    """LFW's 10-fold pairs protocol, one row per face embedding (or why it was skipped)."""
+PROTOCOLS = {"lfw_pairs": "LFW pairs protocol (faces; 10 folds, threshold from 9)",
+             "speaker_trials": "Speaker verification trials (voices; EER, minDCF at p_target 0.01)"}
+
+
+def protocol_section(path: Path, title: str) -> str:
+    """A verification protocol's table, one row per embedding (or why the protocol was skipped)."""
     if not path.exists():
         return ""
     m = json.loads(path.read_text())
     if m.get("skipped"):
-        return f"<h3>LFW pairs protocol: skipped</h3><p>{html.escape(m['skipped'])}</p>"
+        return f"<h3>{html.escape(title)}: skipped</h3><p>{html.escape(m['skipped'])}</p>"
     df = pd.DataFrame([{"embedding": k, **v} for k, v in m.get("embeddings", {}).items()])
-    return (f"<h3>LFW pairs protocol (10 folds; {m['n_usable_pairs']} usable pairs, {m['n_missing_pairs']} with a "
-            f"missing photo)</h3>{_table(df)}")
+    counts = ", ".join(f"{k} {v}" for k, v in m.items() if k.startswith("n_"))
+    return f"<h3>{html.escape(title)} ({html.escape(counts)})</h3>{_table(df)}"
 
 
 def images_section(title: str, paths: list[Path], width: int = 420, root: Path | None = None) -> str:

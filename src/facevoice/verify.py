@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .evaluate import eer
 from .params import Checked
 from .skip import Skip
 
@@ -37,16 +38,6 @@ def sample_pairs(persons: np.ndarray, n: int, rng: np.random.Generator) -> tuple
         i.append(a)
         j.append(b)
     return np.array(i), np.array(j), np.array(same, dtype=np.float32)
-
-
-def eer(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray, np.ndarray]:
-    """(equal error rate, its threshold, fpr, fnr, thresholds)."""
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, thr = roc_curve(y_true, scores)
-    fnr = 1 - tpr
-    k = int(np.nanargmin(np.abs(fnr - fpr)))
-    return float((fpr[k] + fnr[k]) / 2), float(min(thr[k], 1.0)), fpr, fnr, thr
 
 
 def verification_metrics(y_true, scores, threshold: float | None = None) -> tuple[dict, dict]:

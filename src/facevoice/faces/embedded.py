@@ -82,7 +82,7 @@ def build(spec: dict, faces_dir: Path, out_dir: Path, progress: bool = True) -> 
 def eer_threshold(vectors: np.ndarray, persons: np.ndarray) -> float | None:
     """The cosine-similarity threshold at the equal error rate over every pair of ``vectors`` (unit rows):
     same-person pairs against different-person pairs; None without both kinds of pair."""
-    from ..verify import eer
+    from ..evaluate import eer
 
     i, j = np.triu_indices(len(vectors), k=1)
     same = (persons[i] == persons[j]).astype(int)

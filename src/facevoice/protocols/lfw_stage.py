@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..params import Checked
 from ..skip import Skip, reason_of
-from ..verify import eer
+from ..evaluate import eer
 from .lfw_pairs import first_per_fold, read_pairs, score_pairs, ten_fold
 
 EMBEDDINGS = ("dlib", "face_ae", "siamese")

@@ -1,0 +1,141 @@
+"""Speaker verification on a trial list: EER and minDCF for each voice embedding (stage ``speaker_trials``).
+
+A trial is ``label enrol test`` (VoxCeleb1-O's format: 1 = same speaker, paths relative to the corpus). With
+no list given, an open-set list is drawn from the corpus's test clips: every same-speaker pair of the test
+people (up to ``max_trials / 2``) and as many different-speaker pairs, seeded. Each trial is scored by the
+cosine similarity of two clip embeddings, all computed from the ``mfcc`` feature store:
+
+- ``mfcc_stats``: the MFCC means and deviations, standardised with the training rows' statistics (the
+  classic baseline);
+- ``mfcc_ae``: the MFCC autoencoder's encoder;
+- ``siamese_voice``: the voice-only siamese verifier's tower.
+
+minDCF uses NIST's SRE operating point (p_target 0.01, C_miss = C_fa = 1), normalised by the cost of
+always answering "different". Trials whose clips the feature store does not hold are counted and listed.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..params import Checked
+from ..skip import Skip, reason_of
+
+EMBEDDINGS = ("mfcc_stats", "mfcc_ae", "siamese_voice")
+
+
+def min_dcf(same: np.ndarray, scores: np.ndarray, p_target: float = 0.01, c_miss: float = 1.0,
+            c_fa: float = 1.0) -> float:
+    """Minimum over thresholds of C_miss P_miss p + C_fa P_fa (1 - p), divided by min(C_miss p, C_fa (1 - p))."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(same, scores)
+    dcf = c_miss * (1 - tpr) * p_target + c_fa * fpr * (1 - p_target)
+    return float(dcf.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
+
+
+def open_set_trials(index: pd.DataFrame, max_trials: int, seed: int) -> pd.DataFrame:
+    """(enrol, test, label) row numbers of the test split's clips: same-speaker pairs and as many others."""
+    rng = np.random.default_rng(seed)
+    rows = np.flatnonzero((index["split"] == "test").values & (index["chunk"].astype(int) == 0).values)
+    person = index["person"].astype(str).values
+    i, j = np.triu_indices(len(rows), k=1)
+    same = person[rows[i]] == person[rows[j]]
+    half = max_trials // 2
+    pos, neg = np.flatnonzero(same), np.flatnonzero(~same)
+    pos = rng.choice(pos, min(half, len(pos)), replace=False) if len(pos) else pos
+    neg = rng.choice(neg, min(len(pos) or half, len(neg)), replace=False) if len(neg) else neg
+    keep = np.sort(np.concatenate([pos, neg]))
+    return pd.DataFrame({"enrol": rows[i[keep]], "test": rows[j[keep]], "label": same[keep].astype(int)})
+
+
+def listed_trials(path: Path, index: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A VoxCeleb1-O style file matched to the store's clips by path suffix; (trials, unmatched lines)."""
+    by_suffix = {}
+    for k, p in enumerate(index["path"].astype(str)):
+        if int(index["chunk"].iloc[k]) == 0:
+            parts = Path(p).parts
+            for n in range(1, min(4, len(parts)) + 1):
+                by_suffix.setdefault("/".join(parts[-n:]), k)
+    found, missing = [], []
+    for line in Path(path).read_text().splitlines():
+        bits = line.split()
+        if len(bits) != 3:
+            continue
+        a, b = by_suffix.get(bits[1].strip("/")), by_suffix.get(bits[2].strip("/"))
+        (found if a is not None and b is not None else missing).append(
+            {"enrol": a, "test": b, "label": int(bits[0])} if a is not None and b is not None else
+            {"line": line})
+    return pd.DataFrame(found, columns=["enrol", "test", "label"]), pd.DataFrame(missing, columns=["line"])
+
+
+def embed(name: str, x: np.ndarray, train: np.ndarray, models_dir: Path) -> np.ndarray:
+    """Unit-length clip embeddings of the ``mfcc`` statistics ``x`` for one embedding name."""
+    if name == "mfcc_stats":
+        mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
+        e = (x - mean) / std
+    else:
+        meta = "mfcc_ae" if name == "mfcc_ae" else "siamese"
+        upstream = reason_of(models_dir / f"{meta}.json")
+        if upstream:
+            raise Skip(upstream)
+        import keras
+
+        if name == "mfcc_ae":
+            model = keras.models.load_model(models_dir / "mfcc_ae.keras", safe_mode=True)
+            inp = keras.Input(shape=x.shape[1:])
+            net = keras.Model(inp, model.get_layer("encoder")(model.get_layer("norm")(inp)))
+        else:
+            net = keras.models.load_model(models_dir / "siamese_voice_only.keras", safe_mode=True).get_layer("tower")
+        e = np.asarray(net.predict(x, verbose=0)).reshape(len(x), -1)
+    return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
+
+
+def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dict:
+    """EER, minDCF and ROC AUC per voice embedding on the trial list; ``det.csv`` curves in ``plots_dir``."""
+    from sklearn.metrics import roc_auc_score
+
+    from ..store import load_feature
+    from ..evaluate import eer
+
+    p = Checked(spec, "speaker_trials")
+    names = p.list("embeddings", list(EMBEDDINGS))
+    for n in names:  # a name not in EMBEDDINGS is a one-line error naming the key
+        Checked({"embeddings": n}, "speaker_trials").choice("embeddings", EMBEDDINGS)
+    upstream = reason_of(feature_dir / "summary.json")
+    if upstream:
+        return {"skipped": f"feature {feature_dir.name} was skipped: {upstream}"}
+    index, store = load_feature(feature_dir, "x")
+    x = np.asarray(store, dtype=np.float32)
+    if p.get("list", None):
+        trials, missing = listed_trials(Path(p.str("list")), index)
+        source = p.str("list")
+    else:
+        trials = open_set_trials(index, p.int("max_trials", 4000, min=10), p.int("seed", 0))
+        missing, source = pd.DataFrame(columns=["line"]), "open-set trials among the test split's speakers"
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    missing.to_csv(plots_dir / "missing.csv", index=False)
+    if trials.empty or trials["label"].nunique() < 2:
+        return {"skipped": "the trial list needs same- and different-speaker trials (too few test speakers or clips)"}
+    test_people = set(index["person"].astype(str).values[np.r_[trials["enrol"], trials["test"]]])
+    train_people = set(index.loc[index["split"] == "train", "person"].astype(str))
+    out = {"trials": source, "n_trials": int(len(trials)), "n_target": int(trials["label"].sum()),
+           "n_unmatched_trials": int(len(missing)), "n_speakers": len(test_people),
+           "speakers_seen_in_training": len(test_people & train_people), "embeddings": {}}
+    curves, train = [], (index["split"] == "train").values
+    for name in names:
+        try:
+            e = embed(name, x, train, models_dir)
+        except Skip as why:
+            out["embeddings"][name] = {"skipped": str(why)}
+            continue
+        scores = np.sum(e[trials["enrol"].values] * e[trials["test"].values], axis=1)
+        rate, threshold, fpr, fnr, _ = eer(trials["label"].values, scores)
+        out["embeddings"][name] = {"eer": rate, "eer_threshold": threshold,
+                                   "min_dcf": min_dcf(trials["label"].values, scores),
+                                   "roc_auc": float(roc_auc_score(trials["label"].values, scores))}
+        curves.append(pd.DataFrame({"embedding": name, "fpr": fpr, "fnr": fnr}))
+    pd.concat(curves or [pd.DataFrame(columns=["embedding", "fpr", "fnr"])]).to_csv(plots_dir / "det.csv", index=False)
+    return out
