@@ -84,3 +84,20 @@ def test_generation_is_deterministic_across_runs(tmp_path):
 
     a, b = digest(tmp_path / "a"), digest(tmp_path / "b")
     assert a == b and a[1] == 3 * 2 + 3 * 3 + 2 + 1 + 1  # photos, clips, two tsv, people.csv, faces_truth.csv
+
+
+def test_every_voice_variant_of_every_language_is_the_same_in_two_processes():
+    """espeak-ng voices with breath or Klatt noise (fr+f2 and others) draw from a random generator; the
+    engine seeds it from each request, so every variant the profiles can draw gives the same samples in any
+    process (the corpus, its dvc.lock hash and every voice number depend on it)."""
+    import subprocess
+    import sys
+
+    code = ("import hashlib; from facevoice.sources.synthetic.speech import Espeak; "
+            "from facevoice.sources.synthetic.people import LANGUAGES, VARIANTS; e = Espeak.get(); "
+            "print(hashlib.sha256(b''.join(e.say('One two three, a test of the voice.', f'{lang}+{v}', pitch=p)"
+            ".tobytes() for lang in LANGUAGES for vs in VARIANTS.values() for v in vs for p in (30, 70)))"
+            ".hexdigest())")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+            .stdout.strip() for _ in range(2)]
+    assert len(runs[0]) == 64 and runs[0] == runs[1]

@@ -5,6 +5,7 @@ A small ctypes binding: synchronous output, a synth callback collecting int16 ch
 from __future__ import annotations
 
 import ctypes
+import zlib
 import threading
 
 import numpy as np
@@ -68,6 +69,9 @@ class Espeak:
             self.lib.espeak_SetParameter(RANGE, int(pitch_range), 0)
             self.lib.espeak_SetParameter(VOLUME, 100, 0)
             self._chunks = []
+            # voices with breath or Klatt noise (fr+f2, whisper, ...) draw from espeak-ng's random generator:
+            # seeding it from the request itself makes every clip the same in any process
+            self.lib.espeak_ng_SetRandSeed(ctypes.c_long(zlib.crc32(f"{voice}|{rate}|{pitch}|{text}".encode())))
             buf = ctypes.create_string_buffer(text.encode("utf-8"))
             self.lib.espeak_Synth(buf, len(buf), 0, POS_CHARACTER, 0, CHARS_UTF8 | ENDPAUSE, None, None)
             self.lib.espeak_Synchronize()

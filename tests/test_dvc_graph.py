@@ -1,0 +1,71 @@
+"""The DVC graph is complete: every module of src/facevoice that a stage's script imports (its import closure,
+read from the source with ast, nothing executed) is covered by the stage's deps, so a change to it reruns the
+stage. Without this, changing how a metric or the split is computed would leave every metrics file stale."""
+import ast
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+
+
+def module_file(name: str) -> Path | None:
+    p = SRC / Path(*name.split("."))
+    for candidate in (p.with_suffix(".py"), p / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def imported(path: Path) -> set[str]:
+    """facevoice modules a file imports (absolute or relative, at any depth of the file)."""
+    rel = path.relative_to(SRC).with_suffix("").parts if path.is_relative_to(SRC) else ()
+    package = list(rel[:-1]) if path.name != "__init__.py" else list(rel[:-1])
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            mod = ".".join(base + ([node.module] if node.module else []))
+            out |= {mod, *(f"{mod}.{a.name}" for a in node.names)}
+    return {m for m in out if m.startswith("facevoice")}
+
+
+def closure(script: Path) -> set[Path]:
+    """Every facevoice source file the script loads, packages' __init__ files included."""
+    files, todo = set(), [script]
+    while todo:
+        for mod in imported(todo.pop()):
+            parts = mod.split(".")
+            for k in range(1, len(parts) + 1):
+                f = module_file(".".join(parts[:k]))
+                if f is not None and f not in files:
+                    files.add(f)
+                    todo.append(f)
+    return files
+
+
+STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_every_imported_module_is_a_dependency(name):
+    body = STAGES[name].get("do", STAGES[name])
+    script = re.search(r"python\s+(stages/\S+\.py)", body["cmd"]).group(1)
+    deps = [re.sub(r"\$\{[^}]*\}", "*", d if isinstance(d, str) else next(iter(d))) for d in body["deps"]]
+    assert script in deps, f"{name}: its own script {script} is not a dependency"
+    top = SRC / "facevoice" / "__init__.py"
+    missing = sorted(f.relative_to(ROOT).as_posix() for f in closure(ROOT / script) - {top}
+                     if not any(f.relative_to(ROOT).as_posix() == d or
+                                f.relative_to(ROOT).as_posix().startswith(d.rstrip("/") + "/") for d in deps))
+    assert not missing, f"{name}: dvc.yaml deps miss {missing}"
+
+
+def test_the_closure_follows_relative_imports():
+    files = {f.relative_to(SRC).as_posix() for f in closure(ROOT / "stages/train.py")}
+    assert {"facevoice/train.py", "facevoice/evaluate.py", "facevoice/split.py", "facevoice/store.py",
+            "facevoice/skip.py", "facevoice/models/dense.py"} <= files
