@@ -39,7 +39,9 @@ MODEL_FILES = {"shape_predictor": "shape_predictor_5_face_landmarks.dat",
 # On 80 photos with a HOG face, this box gave embeddings at cosine 0.9994 (min 0.993) from the HOG box's,
 # the best of five boxes tried ((70, 70)-(180, 180): 0.9992, min 0.975).
 CENTRAL_BOX = (0.27, 0.32, 0.70, 0.75)
-FLIP = True  # averaging the chip and its mirror image: see benchmarks/lfw_pairs.py for the measured gain
+# Averaging the chip's and its mirror image's descriptors: on lfw_dev's 5,274 usable LFW pairs, 10-fold accuracy
+# 0.9916 (EER 0.0092) against 0.9878 (EER 0.0108) without, for ~1.7x the time (benchmarks/lfw_pairs.py).
+FLIP = True
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # what the network was trained on (dlib.get_face_chip's defaults)
 
 
