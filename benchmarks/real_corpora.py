@@ -47,7 +47,7 @@ def configure(scenario: str, params: dict, tmp: Path, per_fold: int) -> dict:
     prep = params["prepare"]
     if scenario == "lfw":
         prep.update(faces=folder("lfw_dev", lfw_identification(tmp)), voices=None)
-        params["lfw_pairs"].update(pairs=str(SHARED / "lfw_dev" / "pairs.txt"),
+        params["lfw_pairs"].update(pairs=str(SHARED / "lfw_dev" / "pairs.txt"), embeddings=["dlib", "face_ae"],
                                    root=str(SHARED / "lfw_dev" / "lfw-deepfunneled"), per_fold=per_fold)
         params["faces"]["balance"]["min_photos"] = 2
     elif scenario in ("urdu", "urdu_person"):
