@@ -1,8 +1,9 @@
 """Speaker verification on a trial list: EER and minDCF for each voice embedding (stage ``speaker_trials``).
 
 A trial is ``label enrol test`` (VoxCeleb1-O's format: 1 = same speaker, paths relative to the corpus). With
-no list given, an open-set list is drawn from the corpus's test clips: every same-speaker pair of the test
-people (up to ``max_trials / 2``) and as many different-speaker pairs, seeded. Each trial is scored by the
+no list given, trials are drawn from the corpus's test clips: every same-speaker pair of the test people (up
+to ``max_trials / 2``) and as many different-speaker pairs, seeded. They are open-set when the split is by
+person (``speakers_seen_in_training`` in the metrics says how many test speakers training saw). Each trial is scored by the
 cosine similarity of two clip embeddings, all computed from the ``mfcc`` feature store:
 
 - ``mfcc_stats``: the MFCC means and deviations, standardised with the training rows' statistics (the
@@ -36,7 +37,7 @@ def min_dcf(same: np.ndarray, scores: np.ndarray, p_target: float = 0.01, c_miss
     return float(dcf.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
 
 
-def open_set_trials(index: pd.DataFrame, max_trials: int, seed: int) -> pd.DataFrame:
+def corpus_trials(index: pd.DataFrame, max_trials: int, seed: int) -> pd.DataFrame:
     """(enrol, test, label) row numbers of the test split's clips: same-speaker pairs and as many others."""
     rng = np.random.default_rng(seed)
     rows = np.flatnonzero((index["split"] == "test").values & (index["chunk"].astype(int) == 0).values)
@@ -113,8 +114,8 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
         trials, missing = listed_trials(Path(p.str("list")), index)
         source = p.str("list")
     else:
-        trials = open_set_trials(index, p.int("max_trials", 4000, min=10), p.int("seed", 0))
-        missing, source = pd.DataFrame(columns=["line"]), "open-set trials among the test split's speakers"
+        trials = corpus_trials(index, p.int("max_trials", 4000, min=10), p.int("seed", 0))
+        missing, source = pd.DataFrame(columns=["line"]), "trials among the test split's clips"
     plots_dir.mkdir(parents=True, exist_ok=True)
     missing.to_csv(plots_dir / "missing.csv", index=False)
     if trials.empty or trials["label"].nunique() < 2:
