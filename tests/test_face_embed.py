@@ -3,7 +3,7 @@
 
 The protocol tests run anywhere (small files made here, synthetic scores). The embedding tests use the real
 LFW photos in ../shared/datasets/lfw_dev and are skipped with a reason when that folder is absent. The
-accuracy test embeds 463 photos on 2 worker processes (~0.15-0.17 s of CPU each: ~40 s on 2 idle cores).
+accuracy test embeds about 310 photos on 2 worker processes (~0.15-0.17 s of CPU each: ~25 s on 2 idle cores).
 The full protocol (all 5,274 usable pairs, with and without flip) is benchmarks/lfw_pairs.py.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from facevoice.errors import SourceError
 from facevoice.faces import embed as E
 from facevoice.protocols.lfw_pairs import best_threshold, first_per_fold, read_pairs, score_pairs, ten_fold
 
-PER_FOLD = 30  # 15 matched + 15 mismatched pairs per fold: 300 pairs, 463 photos (measured accuracy 0.9967)
+PER_FOLD = 20  # 10 matched + 10 mismatched pairs per fold: 200 pairs
 
 
 # --- the protocol, on made-up files and scores ---------------------------------------------------------
