@@ -4,12 +4,15 @@ from pathlib import Path
 
 from facevoice import params
 from facevoice.faces.embedded import build
-from facevoice.stage import main
+from facevoice.parallel import from_params
+from facevoice.stage import atomic_dir, main
 
 
 def run():
-    summary = build(params.section("face_embed"), faces_dir=Path("data/features/faces"),
-                    out_dir=Path("data/features/face_embed"))
+    backend = from_params(params.load().get("parallel"))
+    with atomic_dir(Path("data/features/face_embed")) as out:  # a killed run leaves no half-written store
+        summary = build(params.section("face_embed"), faces_dir=Path("data/features/faces"), out_dir=out,
+                        backend=backend)
     print(json.dumps(summary))
 
 

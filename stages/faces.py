@@ -8,12 +8,13 @@ from pathlib import Path
 
 from facevoice import params
 from facevoice.faces import build
+from facevoice.parallel import from_params
 from facevoice.stage import main
 
 
 def run():
     summary = build(params.section("faces"), manifest=Path("data/manifests/faces.csv"),
-                    out_dir=Path("data/features/faces"))
+                    out_dir=Path("data/features/faces"), backend=from_params(params.load().get("parallel")))
     print(json.dumps(summary))
 
 

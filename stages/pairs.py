@@ -3,16 +3,15 @@ import json
 from pathlib import Path
 
 from facevoice import params
-from facevoice.pairs import build
-from facevoice.stage import main
+from facevoice.pairs import build, check
+from facevoice.stage import atomic_dir, main
 
 
 def run():
     p = params.checked("pairs")
-    p.choice("pairing", ["identity", "chimeric"])
-    for split, n in (p.get("per_person") or {}).items():
-        p.sub("per_person").int(split, min=0)
-    summary = build(p.data, features_root=Path("data/features"), out_dir=Path("data/features/pairs"))
+    check(p.data)
+    with atomic_dir(Path("data/features/pairs")) as out:  # a killed run leaves no half-written store
+        summary = build(p.data, features_root=Path("data/features"), out_dir=out)
     print(json.dumps(summary))
 
 

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from facevoice import params
 from facevoice.evaluate import write_metrics
-from facevoice.prepare import MODALITIES, prepare
+from facevoice.parallel import from_params
+from facevoice.prepare import MODALITIES, SILENCE_DBFS, prepare
 from facevoice.split import check_ratios
 from facevoice.stage import main
 from facevoice.sources import adapter
@@ -20,12 +21,14 @@ def run():
         s = p.sub(modality)
         adapter(s.str("source"))
         sources[modality] = {"source": s.str("source"), "root": s.str("root"), "options": s.get("options", {}) or {}}
+    backend = from_params(params.load().get("parallel"))  # checked before any file is read
     split = p.sub("split")
     by = split.choice("by", ["recording", "person"])
     check_ratios(split.get("ratios"))
     counts = prepare(sources, {"by": by, "ratios": split.get("ratios"), "seed": split.int("seed")},
                      out_dir=Path("data/manifests"), min_duration=p.float("min_duration", 0.2, min=0),
-                     workers=p.int("workers", 2, min=0))
+                     workers=p.int("workers", 2, min=0), silence_dbfs=p.float("silence_dbfs", SILENCE_DBFS, max=0),
+                     backend=backend)
     write_metrics("metrics/corpus.json", {"split_by": by, **counts})
     print(json.dumps(counts))
 

@@ -1,9 +1,13 @@
-"""Stage ``speaker_trials``: speaker verification EER and minDCF per voice embedding (metrics/speaker_trials.json)."""
+"""Stage ``speaker_trials``: speaker verification EER and minDCF per voice embedding, and face+voice trials with
+the fused embeddings beside each modality alone (metrics/speaker_trials.json)."""
 import json
 from pathlib import Path
 
+import pandas as pd
+
 from facevoice import params
 from facevoice.evaluate import write_metrics
+from facevoice.protocols import face_voice_trials
 from facevoice.protocols.trials import run as trials
 from facevoice.stage import main
 
@@ -11,11 +15,17 @@ PLOTS = Path("plots/speaker_trials")
 
 
 def run():
-    out = trials(params.section("speaker_trials"), Path("data/features/mfcc"), Path("models"), PLOTS)
+    spec = params.section("speaker_trials")
+    p = params.checked("speaker_trials").sub("face_voice")
+    out = trials({k: v for k, v in spec.items() if k != "face_voice"}, Path("data/features/mfcc"), Path("models"), PLOTS)
+    out["face_voice"], curves = face_voice_trials.run(p.list("verifiers", ["siamese"]), p.int("max_trials", 4000, min=10),
+                                                      p.int("seed", 0), Path("data/features/pairs"), Path("models"))
     PLOTS.mkdir(parents=True, exist_ok=True)
     for name, header in (("det.csv", "embedding,fpr,fnr"), ("missing.csv", "line")):
         if not (PLOTS / name).exists():  # skipped: a header-only placeholder
             (PLOTS / name).write_text(header + "\n")
+    if curves:
+        pd.concat([pd.read_csv(PLOTS / "det.csv"), *curves]).to_csv(PLOTS / "det.csv", index=False)
     write_metrics("metrics/speaker_trials.json", out)
     print(json.dumps(out)[:2000])
 

@@ -76,3 +76,100 @@ def test_mp3_decodes_alike_through_soundfile_and_the_pydub_fallback(tmp_path):
     y2, sr2 = _read_pydub(tmp_path / "a.mp3")
     assert sr == sr2 == 22050 and len(y) == len(y2)
     np.testing.assert_allclose(y, y2, atol=1e-3)
+
+
+def _ffmpeg_encode(src, dst, *args):
+    import subprocess
+
+    import imageio_ffmpeg
+
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-y", "-i", str(src), *args, str(dst)],
+                   check=True, capture_output=True, timeout=60)
+    return dst
+
+
+@pytest.mark.parametrize("ext,args", [("m4a", ["-c:a", "aac"]), ("aac", ["-c:a", "aac"]),
+                                      ("webm", ["-c:a", "libopus"]), ("opus", ["-c:a", "libopus"])])
+def test_ffmpeg_formats_decode(tmp_path, ext, args):
+    """m4a, aac and webm, which libsndfile cannot read, decode through the ffmpeg pip installs."""
+    sf.write(tmp_path / "t.wav", tone(seconds=1.0), 16000)
+    y, sr = decode(_ffmpeg_encode(tmp_path / "t.wav", tmp_path / f"t.{ext}", *args))
+    assert sr in (16000, 48000) and abs(len(y) / sr - 1.0) < 0.1
+    assert abs(np.argmax(np.abs(np.fft.rfft(y))) * sr / len(y) - 440) < 5
+
+
+def _mp3(tmp_path, sr, bitrate):
+    t = np.arange(int(sr * 1.3)) / sr
+    return write_mp3(tmp_path / f"{sr}_{bitrate}.mp3", 0.3 * np.sin(2 * np.pi * 300 * t), sr, bitrate=bitrate)
+
+
+@pytest.mark.parametrize("fraction", [0.4, 0.5, 0.6, 0.75, 0.99])
+def test_cut_wav_and_mp3_are_truncated(tmp_path, fraction):
+    from facevoice.audio.loader import truncated
+
+    sf.write(tmp_path / "a.wav", tone(seconds=2.0), 16000)
+    sf.write(tmp_path / "f.wav", tone(seconds=2.0), 16000, subtype="FLOAT")
+    files = [tmp_path / "a.wav", tmp_path / "f.wav"]
+    files += [_mp3(tmp_path, sr, br) for sr, br in ((8000, "32k"), (16000, "64k"), (22050, "64k"), (44100, "128k"))]
+    for src in files:
+        assert not truncated(src), src
+        data = src.read_bytes()
+        dst = tmp_path / f"cut_{src.name}"
+        dst.write_bytes(data[: int(len(data) * fraction)])
+        with pytest.raises(InputError, match="truncated file") as info:
+            decode(dst)
+        assert info.value.path == str(dst)
+
+
+def test_mp3_cut_on_a_frame_boundary_is_truncated_by_its_xing_count(tmp_path):
+    from facevoice.audio.loader import _first_frame, _mp3_frame, truncated
+
+    src = _mp3(tmp_path, 16000, "64k")
+    data = src.read_bytes()
+    pos = _first_frame(data, _mp3_frame)
+    for _ in range(20):  # 20 whole frames of about 40
+        pos += _mp3_frame(data[pos:pos + 4])[0]
+    (tmp_path / "cut.mp3").write_bytes(data[:pos])
+    assert truncated(tmp_path / "cut.mp3")
+    (tmp_path / "tagged.mp3").write_bytes(data + b"TAG" + b"\x00" * 125)  # an ID3v1 tag after the last frame
+    assert not truncated(tmp_path / "tagged.mp3")
+
+
+def test_complete_and_random_files_are_not_called_truncated(tmp_path, audio_formats):
+    from facevoice.audio.loader import truncated
+
+    for path in sorted(audio_formats.iterdir()):
+        assert not truncated(path), path
+    rng = np.random.default_rng(0)
+    for i in range(50):
+        (tmp_path / "r.mp3").write_bytes(rng.integers(0, 256, int(rng.integers(10, 20000)), dtype=np.uint8).tobytes())
+        (tmp_path / "r.aac").write_bytes((tmp_path / "r.mp3").read_bytes())
+        assert not truncated(tmp_path / "r.mp3") and not truncated(tmp_path / "r.aac")
+
+
+def test_streamed_wav_with_unknown_data_size_is_not_truncated(tmp_path):
+    from facevoice.audio.loader import truncated
+
+    sf.write(tmp_path / "a.wav", tone(), 16000)
+    data = bytearray((tmp_path / "a.wav").read_bytes())
+    at = data.index(b"data") + 4
+    data[at:at + 4] = b"\xff\xff\xff\xff"  # what a writer that could not seek back leaves
+    (tmp_path / "s.wav").write_bytes(bytes(data))
+    assert not truncated(tmp_path / "s.wav")
+    assert len(decode(tmp_path / "s.wav")[0]) == 16000
+
+
+def test_level_and_silence_threshold(tmp_path):
+    from facevoice.audio.loader import level_dbfs
+
+    assert abs(level_dbfs(tone(), 16000) - 20 * np.log10(0.5 / np.sqrt(2))) < 0.1  # a sine: peak / sqrt(2)
+    noise = np.random.default_rng(0).normal(0, 10 ** (-77 / 20), 16000).astype(np.float32)
+    sf.write(tmp_path / "noise.wav", noise, 16000, subtype="FLOAT")
+    decode(tmp_path / "noise.wav")  # its peak passes the peak check; only the level threshold rejects it
+    with pytest.raises(InputError, match=r"silent clip \(level -7\d\.\d dBFS < -60 dBFS\)"):
+        decode(tmp_path / "noise.wav", silence_dbfs=-60)
+    word = np.zeros(5 * 16000, dtype=np.float32)  # one loud 0.3 s word in 5 s of near silence
+    word[16000:16000 + 4800] = tone(seconds=0.3)
+    sf.write(tmp_path / "word.wav", word, 16000)
+    assert 20 * np.log10(np.sqrt(np.mean(word ** 2))) < -20  # its whole-clip RMS is low ...
+    decode(tmp_path / "word.wav", silence_dbfs=-20)  # ... its active level is not

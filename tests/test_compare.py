@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 import pandas as pd
 
 
@@ -68,3 +69,16 @@ def test_compare_on_pairs_scores_each_model_on_the_test_pairs_against_its_own_la
     got = compare_single(models, {"face_model": "face_net", "voice_model": "voice_net"},
                          [face[test], voice[test]], np.array(person)[test])
     assert got == {"face_only_accuracy": 1.0, "voice_only_accuracy": 0.0}  # voice_net names the v_ people
+
+
+def test_fusion_gain_interval_is_paired_and_resamples_people():
+    from facevoice.compare import paired_gain_ci
+
+    people = np.repeat([f"p{i}" for i in range(20)], 5)
+    single = np.tile([True, True, False, True, False], 20)  # 0.6
+    lo, hi = paired_gain_ci(np.ones(100, bool), single, people)
+    assert lo == hi == pytest.approx(0.4)  # every person has the same 2 of 5 fixed: no spread between people
+    same = paired_gain_ci(single, single, people)
+    assert same == [0.0, 0.0]
+    noisy = paired_gain_ci(np.random.default_rng(0).random(100) < 0.7, single, people)
+    assert noisy[0] < 0.1 < noisy[1]

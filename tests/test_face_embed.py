@@ -172,3 +172,18 @@ def test_ten_fold_accuracy_on_lfw_dev_pairs(lfw):
     r = ten_fold(score_pairs(vectors, pairs), pairs["same"], pairs["fold"])
     assert r["accuracy"] >= 0.99, r["fold_accuracy"]
     assert r["auc"] >= 0.995
+
+
+def test_verify_command_separates_two_lfw_dev_people_and_joins_one(lfw, tmp_path, capsys):
+    """``facevoice verify PHOTO PHOTO`` decides on dlib's descriptors at the LFW protocol's threshold (no trained
+    model needed): different real people come out "different", two photos of one person "same", and the line
+    says which threshold it used."""
+    from facevoice import cli
+
+    pairs = lfw[0]
+    matched, mismatched = pairs[pairs["same"]].iloc[:3], pairs[~pairs["same"]].iloc[:3]
+    for rows, expected in ((matched, "same person"), (mismatched, "different people")):
+        for a, b in zip(rows["left"], rows["right"]):
+            assert cli.main(["--models", str(tmp_path / "no_models"), "verify", a, b]) == 0
+            out = capsys.readouterr().out
+            assert out.startswith(expected + "\t") and "LFW's pairs protocol" in out, (a, b, out)

@@ -98,7 +98,7 @@ def test_cli_best_model_skips_fusion_models_that_have_no_single_input(tmp_path):
     """identify picks the best single-modality model; a fusion model (feature_params None) never breaks it."""
     import json
 
-    from facevoice.cli import Models
+    from facevoice.inference import Models
 
     metas = {"fusion_cnn_dense": {"task": "person", "classes": ["a", "b"], "accuracy": 1.0, "feature_params": None},
              "face_cnn": {"task": "person", "classes": ["a", "b"], "accuracy": 0.8, "feature_params": {"kind": "faces"}},
@@ -108,6 +108,11 @@ def test_cli_best_model_skips_fusion_models_that_have_no_single_input(tmp_path):
         (tmp_path / f"{name}.keras").write_bytes(b"")
     models = Models(tmp_path)
     assert models.best("face") == "face_cnn" and models.best("voice") == "mfcc_dense"
+    # a classifier on dlib's face descriptor is a face model, never picked for a clip
+    (tmp_path / "face_embed_dense.json").write_text(json.dumps({"task": "person", "classes": ["a", "b"], "accuracy": 0.95,
+                                                                "feature_params": {"kind": "face_embed"}}))
+    (tmp_path / "face_embed_dense.keras").write_bytes(b"")
+    assert models.best("face") == "face_embed_dense" and models.best("voice") == "mfcc_dense"
 
 
 @pytest.mark.parametrize("builder,args", [("logreg", {"C": 1.0}), ("pca_svm", {"components": 10, "C": 10.0})])
@@ -184,3 +189,17 @@ def test_fast_interval_statistics_equal_sklearn():
                                                            zero_division=0))
     y, s = rng.integers(0, 2, 300), np.round(rng.random(300), 1)  # ties
     assert binary_auc(y, s) == pytest.approx(roc_auc_score(y, s))
+
+
+def test_balance_weight_weighs_classes_equally_and_keeps_every_row(dirs):
+    from facevoice.train import class_weights
+
+    w = class_weights(np.array([0] * 30 + [1] * 10))
+    assert w == {0: pytest.approx(40 / 60), 1: pytest.approx(2.0)} and 30 * w[0] == pytest.approx(10 * w[1])
+    info = go("toy_weighted", {"feature": "toy", "task": "gender", "builder": "dense_classifier", "balance": "weight",
+                               "args": {"hidden": [16]}, "train": TRAIN}, dirs)
+    assert info["accuracy"] >= 0.9 and "n_train_before_balance" not in info  # no row dropped
+    with pytest.raises(ParamsError, match="'baselines.toy_svm.balance': weight is for Keras models"):
+        run("toy_svm", {"feature": "toy", "task": "gender", "builder": "linear_svm", "balance": "weight", "args": {}},
+            features_root=dirs["features"], models_dir=dirs["models"], metrics_dir=dirs["metrics"],
+            plots_dir=dirs["plots"], section="baselines.toy_svm")

@@ -1,4 +1,5 @@
 """Identity-matched pairs respect both parts' splits; the siamese verifier learns unseen people."""
+import json
 from pathlib import Path
 
 import numpy as np
@@ -99,3 +100,24 @@ def test_siamese_verifies_unseen_people(tmp_path):
     import keras
 
     keras.models.load_model(tmp_path / "models/siam.keras", safe_mode=True)
+
+
+def test_face_embed_rows_are_the_drawn_photos_own_and_photos_without_one_are_not_drawn(tmp_path):
+    """``pairs.face_embed``: the pairs' face_embed store holds, for every sample, the descriptor of the very
+    photo whose crop is in its face store; a photo the embedding stage rejected is never drawn."""
+    root = tmp_path / "features"
+    fake_features(root)
+    faces = pd.read_csv(root / "faces/index.csv")
+    kept = faces[faces["path"] != "f/0/0.jpg"].reset_index(drop=True)  # dlib "found no face" in one photo
+    vectors = np.array([[hash(p) % 1000, k] for k, p in enumerate(kept["path"])], dtype=np.float32)
+    write_store(root / "face_embed", kept, {"x": vectors})
+    spec = {**SPEC, "face_embed": {"feature": "face_embed", "store": "x"}}
+    pairs_mod.build(spec, root, tmp_path / "pairs")
+    index = pd.read_csv(tmp_path / "pairs/index.csv")
+    emb = np.load(tmp_path / "pairs/face_embed.npy")
+    assert emb.shape == (len(index), 2) and "f/0/0.jpg" not in set(index["face_path"])
+    expected = kept.set_index("path").assign(k=np.arange(len(kept))).loc[index["face_path"], "k"].values
+    assert (emb[:, 1] == expected).all()
+    assert (faces.loc[index["face_row"], "path"].values == index["face_path"].values).all()
+    inputs = json.loads((tmp_path / "pairs/inputs.json").read_text())
+    assert inputs["face_embed"]["feature"] == "face_embed"

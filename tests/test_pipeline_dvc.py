@@ -143,12 +143,12 @@ def test_verify_and_enroll(trained):
     d, faces, clips = trained
     a, b = clips.groupby("person")["original_path"].first().iloc[:2]
     # the tiny run's verifier saw 3 people: its quality is tested in test_pairs_verify; here, the command's
-    # contract: a score, the EER threshold of the right variant, and a decision that follows them
+    # contract: a score, the EER threshold of the voice tower on the speaker trials, and a decision that follows them
     for x, y in ((a, a), (a, b)):
         r = facevoice(d, "verify", x, y)
         assert r.returncode == 0, r.stderr
-        m = re.match(r"(same person|different people)\tscore ([0-9.]+)\tthreshold ([0-9.]+) \(EER threshold of "
-                     r"siamese voice_only\)", r.stdout)
+        m = re.match(r"(same person|different people)\tscore (-?[0-9.]+)\tthreshold ([0-9.]+) \(EER threshold of "
+                     r"siamese's voice tower on the speaker trials\)", r.stdout)
         assert m, r.stdout
         assert (m.group(1) == "same person") == (float(m.group(2)) >= float(m.group(3)))
     person = faces["person"].iloc[0]

@@ -48,3 +48,51 @@ def test_a_trial_list_is_matched_by_path_and_unmatched_trials_are_counted(tmp_pa
               tmp_path / "plots")
     assert out["n_trials"] == 3 and out["n_unmatched_trials"] == 1 and out["n_target"] == 2
     assert (tmp_path / "plots/missing.csv").read_text().splitlines()[1] == lines[3]
+
+
+def fake_pairs(root, n_people=8, samples=6, seed=0):
+    """Pairs samples whose face part separates people well and whose voice part barely does."""
+    import pandas as pd
+
+    from facevoice.store import ArrayStore
+
+    rng = np.random.default_rng(seed)
+    rows, face, voice = [], [], []
+    for p in range(n_people):
+        fc, vc = rng.normal(0, 3, 16), rng.normal(0, 0.3, 8)
+        for k in range(samples):
+            rows.append({"person": f"p{p}", "verify_split": "train" if p < 4 else "test", "split": "train",
+                         "face_source": f"p{p}/photo{k % 4}", "voice_source": f"p{p}/clip{k}", "chunk": 0,
+                         "path": f"v{p}_{k}.wav", "pairing": "identity"})
+            face.append(fc + rng.normal(0, 0.5, 16))
+            voice.append(vc + rng.normal(0, 1.0, 8))
+    root.mkdir(parents=True)
+    pd.DataFrame(rows).to_csv(root / "index.csv", index=False)
+    for name, x in (("face", face), ("face_embed", face), ("voice_mfcc", voice)):
+        store = ArrayStore(root / f"{name}.npy")
+        for row in np.asarray(x, dtype=np.float32):
+            store.append(row)
+        store.close()
+    (root / "summary.json").write_text("{}")
+    return pd.DataFrame(rows)
+
+
+def test_face_voice_trials_score_fused_and_single_embeddings_on_the_same_open_set_trials(tmp_path):
+    from facevoice.protocols import face_voice_trials as fv
+
+    index = fake_pairs(tmp_path / "pairs")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/siamese.json").write_text(json.dumps({"skipped": "no pairs"}))
+    out, curves = fv.run(["siamese"], 400, 0, tmp_path / "pairs", tmp_path / "models")
+    trials = fv.sample_trials(index, 400, 0)
+    e, t = trials["enrol"].values, trials["test"].values
+    assert set(index["verify_split"].values[np.r_[e, t]]) == {"test"} and out["n_people"] == 4  # open-set
+    assert not (index["face_source"].values[e] == index["face_source"].values[t]).any()  # no shared photo
+    assert out["n_trials"] == len(trials) and 0 < out["n_target"] < len(trials)
+    emb = out["embeddings"]
+    assert emb["dlib"]["eer"] < 0.05 < emb["mfcc_stats"]["eer"]
+    assert emb["dlib+mfcc_stats"]["roc_auc"] > emb["mfcc_stats"]["roc_auc"]
+    assert emb["siamese_fused"] == {"skipped": "no pairs"}
+    assert out["best_single"] == "dlib" and out["best_fused"] == "dlib+mfcc_stats"
+    assert {c["embedding"].iloc[0] for c in curves} == {"face+voice: dlib", "face+voice: mfcc_stats",
+                                                         "face+voice: dlib+mfcc_stats"}

@@ -31,7 +31,7 @@ def make_tree(root: Path):
     sf.write(root / "voices" / "bob" / "silent.wav", np.zeros(16000, dtype=np.float32), 16000)
     (root / "voices" / "loose.wav").write_bytes(b"RIFF")  # not inside a person folder
     (root / "faces" / "bob" / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 50)
-    (root / "faces" / "ann" / "notes.txt").write_text("not a photo")  # ignored: not a photo extension
+    (root / "faces" / "ann" / "notes.txt").write_text("not a photo")  # rejected: unsupported extension
 
 
 def test_rejects_are_listed_and_counts_reconcile(tmp_path):
@@ -48,9 +48,11 @@ def test_rejects_are_listed_and_counts_reconcile(tmp_path):
     assert reasons["silent.wav"] == "silent clip"
     assert "person folder" in reasons["loose.wav"]
     face_rejects = pd.read_csv(tmp_path / "out/faces_rejects.csv")
-    assert list(face_rejects["path"].map(lambda p: Path(p).name)) == ["broken.jpg"]
-    assert "unreadable image" in face_rejects["reason"][0]
-    assert counts["faces"]["kept"] + counts["faces"]["rejected"] == counts["faces"]["found"] == 11
+    face_reasons = {Path(p).name: r for p, r in zip(face_rejects["path"], face_rejects["reason"])}
+    assert sorted(face_reasons) == ["broken.jpg", "notes.txt"]  # notes.txt was skipped silently before
+    assert "unreadable image" in face_reasons["broken.jpg"]
+    assert face_reasons["notes.txt"] == "unsupported extension .txt"
+    assert counts["faces"]["kept"] + counts["faces"]["rejected"] == counts["faces"]["found"] == 12
 
 
 def test_missing_source_path_is_one_clear_error(tmp_path):
@@ -74,6 +76,8 @@ def base_params(root):
     (lambda p: p["prepare"]["split"].update(by="photo"), "prepare.split.by"),
     (lambda p: p["prepare"]["split"].update(ratios={"train": 2, "test": -1}), "prepare.split.ratios"),
     (lambda p: p["prepare"].update(workers="many"), "prepare.workers"),
+    (lambda p: p["prepare"].update(silence_dbfs=6), "'prepare.silence_dbfs' must be <= 0"),
+    (lambda p: p["prepare"].update(silence_dbfs="quiet"), "'prepare.silence_dbfs' must be a number"),
     (lambda p: p["prepare"]["voices"].update(source="napster"), "unknown source adapter 'napster'"),
 ])
 def test_stage_stops_with_one_line_naming_the_bad_key(tmp_path, edit, key):

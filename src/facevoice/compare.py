@@ -63,7 +63,7 @@ def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("
             cache[name] = np.asarray(load_store(pairs_dir, name)[rows], dtype=np.float32)
         return cache[name]
 
-    scored, skipped = {}, {}
+    scored, skipped, correct = {}, {}, {}
     for meta_path in sorted(models_dir.glob("*.json")):
         meta = json.loads(meta_path.read_text())
         model_path = models_dir / f"{meta_path.stem}.keras"
@@ -80,11 +80,12 @@ def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("
             if key not in stores:
                 continue
             names = [stores[key]]
-            kind = "face" if names[0] == "face" else "voice"
+            kind = "voice" if names[0].startswith("voice_") else "face"
             truth = index["person" if kind == "face" else "voice_person"]
         x = [store(n) for n in names]
         pred = predict_labels(models_dir, meta_path.stem, x if len(x) > 1 else x[0])
-        scored[meta_path.stem] = {"inputs": kind, "accuracy": float(np.mean(pred == truth.astype(str).values[rows]))}
+        correct[meta_path.stem] = pred == truth.astype(str).values[rows]
+        scored[meta_path.stem] = {"inputs": kind, "accuracy": float(np.mean(correct[meta_path.stem]))}
     singles = {k: v for k, v in scored.items() if v["inputs"] != "face+voice"}
     fused = {k: v for k, v in scored.items() if v["inputs"] == "face+voice"}
     out: dict = {"split": split, "n_samples": int(len(rows)), "pairing": str(index["pairing"].iloc[0]),
@@ -95,4 +96,15 @@ def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("
             out[f"best_{label}_model"], out[f"best_{label}_accuracy"] = best, group[best]["accuracy"]
     if singles and fused:
         out["fusion_gain"] = out["best_fusion_accuracy"] - out["best_single_accuracy"]
+        out["fusion_gain_ci"] = paired_gain_ci(correct[out["best_fusion_model"]], correct[out["best_single_model"]],
+                                               index["person"].astype(str).values[rows])
     return out
+
+
+def paired_gain_ci(fused: np.ndarray, single: np.ndarray, people: np.ndarray) -> list[float] | None:
+    """95% interval of accuracy(fused) - accuracy(single) on the same test samples, resampling whole people
+    (a person's samples share photos and clips, so they are not independent evidence)."""
+    from .evaluate import bootstrap_ci
+
+    diff = fused.astype(float) - single.astype(float)
+    return bootstrap_ci(people, lambda r: float(diff[r].mean()))

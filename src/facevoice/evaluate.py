@@ -139,9 +139,12 @@ def write_confusion(plot_dir: str | Path, y_true: np.ndarray, y_pred: np.ndarray
 
 
 def write_metrics(path: str | Path, metrics: dict) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    """The one metrics writer: sorted JSON, written under a temporary name and renamed (a killed stage never
+    leaves a half-written metrics file)."""
+    from .stage import atomic_file
+
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 def write_reconstructions(path: str | Path, originals: np.ndarray, recons: np.ndarray, n: int = 6) -> None:

@@ -11,24 +11,32 @@ from pathlib import Path
 
 import pandas as pd
 
-from .audio.features import FEATURES, compute
-from .errors import ParamsError
-from .parallel import imap
+from .audio.features import check, compute
+from .errors import FacevoiceError
+from .parallel import Backend, imap
 from .store import ArrayStore
 from .tables import LABEL_COLUMNS, Rejects, read_table
 
 
+def _user_paths(df: pd.DataFrame) -> dict[str, str]:
+    """Manifest ``path`` -> the file the user gave (``original_path``): a converted clip's wav copy in
+    ``data/manifests/audio/`` is named by its mp3 in rejects."""
+    if "original_path" not in df.columns:
+        return {}
+    return {p: o for p, o in zip(df["path"], df["original_path"]) if o and o != p}
+
+
 def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, workers: int = 1,
-          progress: bool = True) -> dict:
-    kind = params.get("kind", name)
-    if kind not in FEATURES:
-        raise ParamsError(f"params.yaml: 'features.{name}.kind' must be one of {', '.join(sorted(FEATURES))}; got {kind!r}")
+          progress: bool = True, backend: Backend | None = None) -> dict:
+    """``backend``: where the clips are computed (``facevoice.parallel``; None: this machine's process pool)."""
+    kind = check(name, params)  # every key, before any clip is read
     df = read_table(manifest)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stores: dict[str, ArrayStore] = {}
     rows, rejects = [], Rejects(stage=f"features.{name}")
     keep_cols = ["path", *LABEL_COLUMNS, "split"]
+    users = _user_paths(df)
     jobs = [(kind, p, params) for p in df["path"]]
     if params.get("png_per_person", 0):  # feature functions write a few PNGs themselves, from the workers
         import shutil
@@ -44,9 +52,11 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
                 extra["_png"] = f"{safe}/{Path(path).stem}"
             jobs.append((kind, path, {**params, **extra}))
     for rec, (samples, reason) in zip(df[keep_cols].to_dict("records"),
-                                      imap(compute, jobs, workers=workers, desc=f"features {name}", progress=progress)):
+                                      imap(compute, jobs, workers=workers, desc=f"features {name}", progress=progress,
+                                           backend=backend)):
         if reason is not None or not samples:
-            rejects.add(rec["path"], reason or "no samples (clip shorter than one chunk)")
+            path = users.get(rec["path"], rec["path"])
+            rejects.add(path, (reason or "no samples (clip shorter than one chunk)").replace(rec["path"], path))
             continue
         for i, sample in enumerate(samples):
             for key, arr in sample.items():
@@ -65,6 +75,10 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
         summary["skipped"] = f"no clips in {manifest} (no voices in this corpus: prepare.voices is null)"
     if clips_kept + len(rejects) != len(df):
         raise AssertionError(f"features {name}: {len(df)} clips != {clips_kept} kept + {len(rejects)} rejected")
+    if len(df) and not clips_kept:  # fail, so DVC keeps no lock entry for an empty store the next stage trips on
+        raise FacevoiceError(f"features@{name}: every one of the {len(df)} clips was rejected (first reason: "
+                             f"{rejects.rows[0]['reason'][:200]!r}; all in {out / 'rejects.csv'}); "
+                             f"check params.yaml 'features.{name}' and the source")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     public = {k: v for k, v in params.items() if not k.startswith("_")}
     (out / "params.json").write_text(json.dumps({**public, "kind": kind}, indent=2))  # to recompute it (CLI)

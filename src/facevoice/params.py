@@ -95,6 +95,52 @@ class Checked:
             raise ParamsError(f"params.yaml: '{self._key(key)}' must be a list, got {value!r}")
         return value
 
+    def fail(self, key: str, message: str):
+        """Raise the one-line error for ``key``: ``p.fail('fmax', 'must be <= 8000, got 9000')``."""
+        raise ParamsError(f"params.yaml: '{self._key(key)}' {message}")
+
+    def only(self, known: Iterable[str]) -> None:
+        """Reject keys of the section outside ``known``; the error lists the known ones."""
+        known = [str(k) for k in known]
+        unknown = sorted(str(k) for k in set(self.data) - set(known))
+        if unknown:
+            raise ParamsError(f"params.yaml: unknown key(s) {', '.join(unknown)} in '{self.prefix}' "
+                              f"(known: {', '.join(known)})")
+
+    def positive(self, key: str, default: Any = ...) -> float:
+        """A number > 0 (a duration, a decibel range)."""
+        value = self.float(key, default)
+        if value <= 0:
+            self.fail(key, f"must be > 0, got {self.get(key, default)!r}")
+        return value
+
+    def optional(self, key: str, rule: str, **kw) -> Any:
+        """None (YAML ``null``, also when the key is absent) or a value ``rule`` accepts:
+        ``p.optional('trim_db', 'positive')``."""
+        if self.get(key, None) is None:
+            return None
+        return getattr(self, rule)(key, **kw)
+
+    def ints(self, key: str, default: Any = ..., length: int | None = None, min: int | None = None) -> list:
+        """A list of integers (``length`` of them, each >= ``min``): ``p.ints('size', length=2, min=1)``."""
+        value = self.get(key, default)
+        good = isinstance(value, list) and (length is None or len(value) == length) and all(
+            isinstance(v, int) and not isinstance(v, bool) and (min is None or v >= min) for v in value)
+        if not good:
+            what = f"{length} integers" if length is not None else "integers"
+            self.fail(key, f"must be a list of {what}{f' >= {min}' if min is not None else ''}, got {value!r}")
+        return value
+
+    def subset(self, key: str, choices: Iterable[str], default: Any = ...) -> list:
+        """A non-empty list of distinct values from ``choices``: ``p.subset('stats', ['mean', 'std'])``."""
+        value = self.get(key, default)
+        choices = [str(c) for c in choices]
+        good = (isinstance(value, list) and value and all(isinstance(v, str) and v in choices for v in value)
+                and len(set(value)) == len(value))
+        if not good:
+            self.fail(key, f"must be a non-empty list of distinct values from {', '.join(choices)}; got {value!r}")
+        return value
+
     def _range(self, key, value, lo, hi):
         if lo is not None and value < lo:
             raise ParamsError(f"params.yaml: '{self._key(key)}' must be >= {lo}, got {value!r}")

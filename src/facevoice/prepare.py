@@ -1,7 +1,15 @@
-"""``prepare``: list a corpus's files, check each one, convert mp3 to wav, decide the split once.
+"""``prepare``: list a corpus's files, check each one, convert mp3 (or m4a, aac, opus, webm) to wav, split once.
 
 Outputs one manifest per modality (path, person, gender, language, source_id, corpus, split, ...)
 and one rejects file per modality; found = kept + rejected is checked before anything is written.
+
+Every rejected file is named by the path the user gave (``original_path``; a converted clip's manifest
+``path`` is its wav copy in ``<out>/audio/``). Photos are rejected when empty, truncated (Pillow's
+decoder raises on a cut JPEG/PNG/GIF where ``cv2.imread`` fills the rest grey), unreadable or smaller
+than 16 pixels; clips when ``audio.loader.decode`` rejects them (empty, truncated, undecodable, NaN,
+silent: peak or active level below ``silence_dbfs``) or shorter than ``min_duration``. When both
+modalities list the same root, a file both listings reject (an unknown extension) is reported once, in
+the voices rejects.
 """
 from __future__ import annotations
 
@@ -11,11 +19,27 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .parallel import pmap
+from .parallel import Backend, pmap
 from .split import assign_splits
 from .tables import Rejects, new_manifest
 
 MODALITIES = ("faces", "voices")
+SILENCE_DBFS = -60.0  # default prepare.silence_dbfs: real speech measures -48 dBFS and louder
+CONVERTED = (".mp3", ".opus", ".m4a", ".aac", ".webm")  # decoded once here, kept as 16-bit wav copies
+
+
+def _truncated_photo(path: Path) -> bool:
+    """Pillow's decoder raises "image file is truncated" on a photo cut short; other faults: cv2 judges."""
+    try:
+        from PIL import Image
+    except ImportError:  # Pillow comes with matplotlib; without it truncation goes unchecked
+        return False
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except Exception as exc:  # not a format Pillow reads, or another fault: cv2.imread decides
+        return "truncated" in str(exc).lower()
+    return False
 
 
 def check_photo(path: str) -> dict:
@@ -26,6 +50,8 @@ def check_photo(path: str) -> dict:
         raise InputError(p, "file not found")
     if p.stat().st_size == 0:
         raise InputError(p, "empty file")
+    if _truncated_photo(p):
+        raise InputError(p, "truncated file")
     img = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)
     if img is None:
         raise InputError(p, "unreadable image (not a photo or corrupt)")
@@ -34,18 +60,19 @@ def check_photo(path: str) -> dict:
     return {"width": int(img.shape[1]), "height": int(img.shape[0])}
 
 
-def check_clip(path: str, wav_dir: str, min_duration: float) -> dict:
-    """Decode the clip (rejecting bad ones); mp3 becomes a 16-bit wav in ``wav_dir`` (as the seeds did)."""
+def check_clip(path: str, wav_dir: str, min_duration: float, silence_dbfs: float | None = SILENCE_DBFS) -> dict:
+    """Decode the clip (rejecting bad ones); mp3 (and m4a, aac, opus, webm) becomes a 16-bit wav in
+    ``wav_dir`` (as the seeds did), so feature stages never run a compressed decoder again."""
     import soundfile as sf
 
     from .audio.loader import decode
 
-    y, sr = decode(path)
+    y, sr = decode(path, silence_dbfs=silence_dbfs)
     duration = len(y) / sr
     if duration < min_duration:
         raise InputError(path, f"too short ({duration:.2f} s < {min_duration} s)")
     out = {"duration": round(duration, 4), "sample_rate": sr, "original_path": path}
-    if Path(path).suffix.lower() == ".mp3":
+    if Path(path).suffix.lower() in CONVERTED:
         name = hashlib.sha1(str(path).encode()).hexdigest()[:16] + ".wav"
         wav = Path(wav_dir) / name
         wav.parent.mkdir(parents=True, exist_ok=True)
@@ -55,18 +82,19 @@ def check_clip(path: str, wav_dir: str, min_duration: float) -> dict:
 
 
 def _checked(args):
-    kind, path, wav_dir, min_duration = args
+    kind, path, wav_dir, min_duration, silence_dbfs = args
     try:
-        info = check_photo(path) if kind == "faces" else check_clip(path, wav_dir, min_duration)
+        info = check_photo(path) if kind == "faces" else check_clip(path, wav_dir, min_duration, silence_dbfs)
         return path, info, None
     except InputError as exc:
         return path, None, exc.reason
 
 
 def check_files(kind: str, df: pd.DataFrame, rejects: Rejects, out_dir: Path, min_duration: float,
-                workers: int) -> pd.DataFrame:
-    jobs = [(kind, p, str(out_dir / "audio"), min_duration) for p in df["path"]]
-    results = pmap(_checked, jobs, workers=workers, desc=f"check {kind}")
+                workers: int, silence_dbfs: float | None = SILENCE_DBFS,
+                backend: Backend | None = None) -> pd.DataFrame:
+    jobs = [(kind, p, str(out_dir / "audio"), min_duration, silence_dbfs) for p in df["path"]]
+    results = pmap(_checked, jobs, workers=workers, desc=f"check {kind}", backend=backend)
     keep, extra = [], []
     for (path, info, reason) in results:
         if reason is not None:
@@ -98,26 +126,36 @@ def split_together(tables: dict[str, pd.DataFrame], by: str, ratios: dict, seed:
     return out
 
 
-def prepare(sources: dict, split: dict, out_dir: str | Path, min_duration: float = 0.2, workers: int = 2) -> dict:
-    """``sources``: {modality: {source, root, options}} (a modality may be absent or None).
+def list_all(sources: dict, rejects: dict[str, Rejects]) -> dict[str, pd.DataFrame]:
+    """Each modality's listing; a file both listings reject (one root for both) stays in voices' rejects."""
+    from . import sources as adapters
+
+    listed = {}
+    for modality in MODALITIES:
+        spec = sources.get(modality)
+        listed[modality] = (adapters.list_files(modality, spec["source"], spec["root"], spec.get("options"),
+                                                rejects[modality]) if spec else new_manifest([]))
+    voices = {row["path"] for row in rejects["voices"].rows}
+    rejects["faces"].rows = [row for row in rejects["faces"].rows if row["path"] not in voices]
+    return listed
+
+
+def prepare(sources: dict, split: dict, out_dir: str | Path, min_duration: float = 0.2, workers: int = 2,
+            silence_dbfs: float | None = SILENCE_DBFS, backend: Backend | None = None) -> dict:
+    """``sources``: {modality: {source, root, options}} (a modality may be absent or None). ``backend``: where
+    the files are checked (``facevoice.parallel``; None: this machine's process pool).
 
     Writes ``<out>/<modality>.csv`` and ``<out>/<modality>_rejects.csv``; returns the counts.
     """
-    from . import sources as adapters
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tables, rejects, found = {}, {}, {}
+    rejects = {modality: Rejects(stage="prepare") for modality in MODALITIES}
+    listed = list_all(sources, rejects)
+    tables, found = {}, {}
     for modality in MODALITIES:
-        spec = sources.get(modality)
-        rejects[modality] = Rejects(stage="prepare")
-        if not spec:
-            tables[modality] = new_manifest([])
-            found[modality] = 0
-            continue
-        listed = adapters.list_files(modality, spec["source"], spec["root"], spec.get("options"), rejects[modality])
-        found[modality] = len(listed) + len(rejects[modality])
-        tables[modality] = check_files(modality, listed, rejects[modality], out_dir, min_duration, workers)
+        found[modality] = len(listed[modality]) + len(rejects[modality])
+        tables[modality] = check_files(modality, listed[modality], rejects[modality], out_dir, min_duration,
+                                       workers, silence_dbfs, backend) if len(listed[modality]) else listed[modality]
     tables = split_together(tables, split["by"], split["ratios"], split["seed"])
     counts = {}
     for modality in MODALITIES:

@@ -129,6 +129,13 @@ def protocol_section(path: Path, title: str) -> str:
     if not path.exists():
         return ""
     m = json.loads(path.read_text())
+    out = _protocol_table(m, title)
+    if isinstance(m.get("face_voice"), dict):  # speaker_trials: the face+voice trials block
+        out += _protocol_table(m["face_voice"], "Face + voice trials (fused embeddings beside each modality alone)")
+    return out
+
+
+def _protocol_table(m: dict, title: str) -> str:
     if m.get("skipped"):
         return f"<h3>{html.escape(title)}: skipped</h3><p>{html.escape(m['skipped'])}</p>"
     df = pd.DataFrame([{"embedding": k, **v} for k, v in m.get("embeddings", {}).items()])

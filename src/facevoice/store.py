@@ -2,7 +2,9 @@
 
 Audio features, face crops and the face/voice pairs all use this layout (``data/features/<name>/``): the
 index has one row per sample (labels, ``source_id``, ``split``, ``chunk``) and each array store's rows align
-with it. Writing streams to disk (memory stays flat); reading memory-maps.
+with it. Writing streams to disk (memory stays flat); reading memory-maps. A store is written as
+``<name>.npy.partial`` and renamed to ``<name>.npy`` by ``close``, so a killed writer never leaves a ``.npy``
+that looks finished.
 """
 from __future__ import annotations
 
@@ -18,13 +20,18 @@ class ArrayStore:
     """Appends fixed-shape samples straight into a ``.npy`` file (memory-mappable once closed).
 
     The header is written first with room to spare and rewritten in place by ``close`` with the final
-    count, so samples go to disk once, as they come, and closing copies nothing."""
+    count, so samples go to disk once, as they come, and closing copies nothing. Until ``close`` the samples
+    are in ``<path>.partial`` (``close`` renames it to ``path``): a writer killed mid-way leaves no ``path``,
+    and an older ``path`` is removed on opening, so it cannot pass for this run's. As a context manager, the
+    store is closed when the block ends and discarded (``abort``) when it raises."""
 
     HEADER = 128  # bytes: magic, version, length, and the dict padded with spaces (a multiple of 64)
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.fh = open(self.path, "wb")
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.path.unlink(missing_ok=True)
+        self.fh = open(self.partial, "wb")
         self.shape = None
         self.dtype = None
         self.count = 0
@@ -47,10 +54,26 @@ class ArrayStore:
         self.fh.write(np.ascontiguousarray(a, dtype=self.dtype).tobytes())
         self.count += 1
 
-    def close(self) -> None:  # with nothing appended, the header alone: an empty float32 array
+    def close(self) -> None:
+        """Write the final header (with nothing appended: an empty float32 array) and rename to ``path``."""
         self.fh.seek(0)
         self.fh.write(self._header())
         self.fh.close()
+        self.partial.replace(self.path)
+
+    def abort(self) -> None:
+        """Drop what was written: no ``path``, no ``.partial``."""
+        self.fh.close()
+        self.partial.unlink(missing_ok=True)
+
+    def __enter__(self) -> "ArrayStore":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 def load_store(feature_dir: str | Path, store: str = "x", mmap: bool = True) -> np.ndarray:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import eer
+from .errors import ParamsError
 from .params import Checked
 from .skip import Skip
 
@@ -107,28 +108,22 @@ def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), mo
                              models_dir / f"{name}.json", {"params": spec})
 
 
-def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, metrics_dir: Path,
-                    plots_dir: Path) -> dict:
-    """Train face-only, voice-only, then fused verifiers on the same pairs; the fused tower starts from the two
-    single towers (``fuse: towers``, frozen ``train.freeze_epochs``) or is trained from scratch (``fuse: joint``).
-
-    Decisions use the threshold at the validation pairs' EER, so test accuracy, precision and recall are not
-    tuned on the test pairs."""
-    from . import models as registry
-    from .evaluate import write_metrics
+def load_inputs(p: Checked, name: str, pairs_dir: Path) -> tuple[pd.DataFrame, dict]:
+    """(pairs index, {"face": array, "voice": array}) from the stores ``face_store`` / ``voice_store`` name."""
     from .store import load_feature
-    from .train import fit, seed_everything
 
-    p = Checked(spec, f"verify.{name}")
-    tp = p.sub("train")
-    seed = tp.int("seed", 42)
-    voice_store = p.str("voice_store")
-    fuse = p.choice("fuse", ["towers", "joint"], "towers")
-    index, face = load_feature(pairs_dir, "face", mmap=False)
-    _, voice = load_feature(pairs_dir, f"voice_{voice_store}", mmap=False)
-    inputs = {"face": face.astype(np.float32), "voice": voice.astype(np.float32)}
-    branches = {"face": p.get("face_branch"), "voice": p.get("voice_branch")}
-    rng = np.random.default_rng(seed)
+    stores = {"face": p.str("face_store", "face"), "voice": f"voice_{p.str('voice_store')}"}
+    for kind, store in stores.items():
+        if not (pairs_dir / f"{store}.npy").exists():
+            raise ParamsError(f"params.yaml: 'verify.{name}.{kind}_store': the pairs stage wrote no store {store!r} "
+                              f"(set it under pairs:, e.g. pairs.face_embed)")
+    index, face = load_feature(pairs_dir, stores["face"], mmap=False)
+    _, voice = load_feature(pairs_dir, stores["voice"], mmap=False)
+    return index, {"face": face.astype(np.float32), "voice": voice.astype(np.float32)}
+
+
+def draw_pairs(p: Checked, index: pd.DataFrame, rng) -> tuple[dict, str]:
+    """{split: (rows i, rows j, same)} drawn inside each verification split, and the split column used."""
     persons = index["person"].astype(str).values
     n_pairs = {"train": p.int("pairs_train", 2000, min=10), "val": p.int("pairs_val", 400, min=10),
                "test": p.int("pairs_test", 1000, min=10)}
@@ -138,43 +133,78 @@ def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, me
         rows = np.flatnonzero(index[split_col].values == s)
         i, j, y = sample_pairs(persons[rows], n, rng)
         pairs[s] = (rows[i], rows[j], y)
+    return pairs, split_col
+
+
+def train_variant(p: Checked, mods: tuple, inputs: dict, pairs: dict, towers: dict | None, n_classes: int,
+                  live_dir: Path):
+    """One siamese verifier on the ``mods`` inputs; (model, validation EER threshold, test metrics, curves)."""
+    from . import models as registry
+    from .train import fit, seed_everything
+
+    tp = p.sub("train")
+    seed_everything(tp.int("seed", 42))
+    train_rows = np.unique(np.concatenate(pairs["train"][:2]))
+    model = registry.get("siamese")([inputs[m].shape[1:] for m in mods], n_classes,
+                                    [inputs[m][train_rows] for m in mods],
+                                    branches=[p.get(f"{m}_branch") for m in mods], embedding=p.int("embedding", 32, min=2),
+                                    towers=[towers[m] for m in mods] if towers else None)
+
+    def xs(s):
+        i, j, _ = pairs[s]
+        return [inputs[m][i] for m in mods] + [inputs[m][j] for m in mods]
+
+    fit(model, xs("train"), pairs["train"][2], xs("val"), pairs["val"][2], tp, loss="binary_crossentropy",
+        metrics=["accuracy"], live_dir=live_dir, freeze="tower" if towers else None)
+    _, val_threshold, *_ = eer(pairs["val"][2], model.predict(xs("val"), verbose=0).ravel())
+    scores = model.predict(xs("test"), verbose=0).ravel()
+    return (model, *verification_metrics(pairs["test"][2], scores, val_threshold))
+
+
+def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, metrics_dir: Path,
+                    plots_dir: Path) -> dict:
+    """Train face-only, voice-only, then fused verifiers on the same pairs; the fused tower starts from the two
+    single towers (``fuse: towers``, frozen ``train.freeze_epochs``) or is trained from scratch (``fuse: joint``).
+
+    Decisions use the threshold at the validation pairs' EER, so test accuracy, precision and recall are not
+    tuned on the test pairs."""
+    from .evaluate import write_metrics
+
+    p = Checked(spec, f"verify.{name}")
+    fuse = p.choice("fuse", ["towers", "joint"], "towers")
+    index, inputs = load_inputs(p, name, pairs_dir)
+    pairs, split_col = draw_pairs(p, index, np.random.default_rng(p.sub("train").int("seed", 42)))
+    persons = index["person"].astype(str).values
+    n_classes = len(np.unique(persons[np.unique(np.concatenate(pairs["train"][:2]))]))
     results, curves, towers = {}, {}, {}
     models_dir.mkdir(parents=True, exist_ok=True)
-    train_rows = np.unique(np.concatenate(pairs["train"][:2]))
     for variant, mods in VARIANTS.items():
-        seed_everything(seed)
-        from_towers = variant == "fused" and fuse == "towers"
-        model = registry.get("siamese")([inputs[m].shape[1:] for m in mods], len(np.unique(persons[train_rows])),
-                                        [inputs[m][train_rows] for m in mods], branches=[branches[m] for m in mods],
-                                        embedding=p.int("embedding", 32, min=2),
-                                        towers=[towers[m] for m in mods] if from_towers else None)
-
-        def xs(s):
-            i, j, _ = pairs[s]
-            return [inputs[m][i] for m in mods] + [inputs[m][j] for m in mods]
-
-        fit(model, xs("train"), pairs["train"][2], xs("val"), pairs["val"][2], tp, loss="binary_crossentropy",
-            metrics=["accuracy"], live_dir=plots_dir / name / "live" / variant, freeze="tower" if from_towers else None)
+        from_towers = towers if variant == "fused" and fuse == "towers" else None
+        model, results[variant], curves[variant] = train_variant(p, mods, inputs, pairs, from_towers, n_classes,
+                                                                 plots_dir / name / "live" / variant)
         if len(mods) == 1:
             towers[mods[0]] = model.get_layer("tower")
-        _, val_threshold, *_ = eer(pairs["val"][2], model.predict(xs("val"), verbose=0).ravel())
-        scores = model.predict(xs("test"), verbose=0).ravel()
-        results[variant], curves[variant] = verification_metrics(pairs["test"][2], scores, val_threshold)
         model.save(models_dir / (f"{name}.keras" if variant == "fused" else f"{name}_{variant}.keras"))
     write_curves(plots_dir / name, curves)
-    test_people = sorted(set(persons[np.concatenate(pairs["test"][:2])]))
-    train_people = set(persons[np.concatenate(pairs["train"][:2])])
-    info = {"model": name, "open_set": split_col == "verify_split", "pairing": str(index["pairing"].iloc[0]),
-            "fuse": fuse, "threshold_from": "validation pairs' EER",
-            "n_train_pairs": n_pairs["train"], "n_test_pairs": n_pairs["test"], "n_test_people": len(test_people),
-            "test_people_seen_in_training": len(set(test_people) & train_people), **results["fused"],
-            "face_only": results["face_only"], "voice_only": results["voice_only"],
-            "fusion_gain_auc": results["fused"]["roc_auc"] - max(results["face_only"]["roc_auc"],
-                                                                 results["voice_only"]["roc_auc"]),
-            "fusion_gain_eer": min(results["face_only"]["eer"], results["voice_only"]["eer"]) - results["fused"]["eer"]}
+    info = summary(name, p, index, pairs, split_col, results, fuse)
     stored = json.loads((pairs_dir / "inputs.json").read_text()) if (pairs_dir / "inputs.json").exists() else {}
-    inputs = {"face": stored.get("face", {}), "voice": stored.get(f"voice_{voice_store}", {})}
+    inputs = {"face": stored.get(p.str("face_store", "face"), {}), "voice": stored.get(f"voice_{p.str('voice_store')}", {})}
     (models_dir / f"{name}.json").write_text(json.dumps({**info, "task": "verify", "params": spec,
                                                          "inputs": inputs}, indent=2))
     write_metrics(metrics_dir / f"{name}.json", info)
     return info
+
+
+def summary(name: str, p: Checked, index: pd.DataFrame, pairs: dict, split_col: str, results: dict, fuse: str) -> dict:
+    """The metrics file: the fused verifier's numbers, each single one's, and the fusion gains."""
+    persons = index["person"].astype(str).values
+    test_people = sorted(set(persons[np.concatenate(pairs["test"][:2])]))
+    train_people = set(persons[np.concatenate(pairs["train"][:2])])
+    single = (results["face_only"], results["voice_only"])
+    return {"model": name, "open_set": split_col == "verify_split", "pairing": str(index["pairing"].iloc[0]),
+            "fuse": fuse, "face_store": p.str("face_store", "face"), "threshold_from": "validation pairs' EER",
+            "n_train_pairs": len(pairs["train"][2]), "n_test_pairs": len(pairs["test"][2]),
+            "n_test_people": len(test_people), "test_people_seen_in_training": len(set(test_people) & train_people),
+            **results["fused"], "face_only": results["face_only"], "voice_only": results["voice_only"],
+            "fusion_gain_auc": results["fused"]["roc_auc"] - max(r["roc_auc"] for r in single),
+            "fusion_gain_eer": min(r["eer"] for r in single) - results["fused"]["eer"]}

@@ -3,6 +3,10 @@
 A feature function takes a clip's path and its params section and returns a list of samples (one
 per clip, or one per chunk/window); each sample is a dict ``{store: array}`` of fixed shapes, e.g.
 ``{"x": mfcc_mean, "seq": mfcc_frames}``. ``facevoice.features`` runs them over a manifest.
+
+Each kind registers the params keys it reads with a rule each (``KEYS``); ``check`` applies them through
+``facevoice.params.Checked`` before any clip is read, so a bad value stops the stage with one line naming
+its key instead of rejecting every clip.
 """
 from __future__ import annotations
 
@@ -16,13 +20,64 @@ from . import dsp
 from .loader import SILENCE_PEAK, load
 
 FEATURES: dict[str, Callable[[str, dict], list[dict]]] = {}
+KEYS: dict[str, dict[str, tuple[str, dict]]] = {}  # kind -> params key -> its rule (``check``)
+DEFAULT_SR = 16000
+MFCC_STATS = ("mean", "std")
+MIN_SHORTTERM_WINDOW = 300  # samples: pyAudioAnalysis' chroma fails on shorter windows (up to 192 kHz)
 
 
-def feature(name: str):
+def rule(method: str, **kw) -> tuple[str, dict]:
+    """How a params key is checked: ``facevoice.params.Checked.<method>(key, **kw)``."""
+    return method, kw
+
+
+POSITIVE_INT, POSITIVE, SIZE = rule("int", min=1), rule("positive"), rule("ints", length=2, min=1)
+SHARED_KEYS = {  # read by every kind (the loader, and the stage's worker count)
+    "sr": rule("int", min=4000, max=192000), "trim_db": rule("optional", rule="positive"),
+    "min_duration": rule("float", min=0), "workers": rule("int", min=0),
+}
+
+
+def feature(name: str, **keys: tuple[str, dict]):
+    """Register a feature kind with the rules of the params keys it reads (beside ``kind`` and ``SHARED_KEYS``)."""
     def register(func):
         FEATURES[name] = func
+        KEYS[name] = {**SHARED_KEYS, **keys}
         return func
     return register
+
+
+def check(name: str, params: dict) -> str:
+    """Validate the ``features.<name>`` section up front (a bad value is a one-line ParamsError naming its key,
+    not every clip rejected); returns the feature kind."""
+    from ..params import Checked
+
+    p = Checked(params, f"features.{name}")
+    kind = p.choice("kind", sorted(FEATURES), name)
+    p.only(["kind", *KEYS[kind]])
+    for key, (method, kw) in KEYS[kind].items():
+        if key in params:
+            getattr(p, method)(key, **kw)
+    _check_relations(kind, p)
+    return kind
+
+
+def _check_relations(kind: str, p) -> None:
+    """Keys that are valid alone but not together: band edges above the Nyquist frequency, a minimum chunk
+    longer than the chunk, short-term windows too short to hold a spectrum."""
+    data = p.data
+    sr = data.get("sr", DEFAULT_SR)
+    if data.get("fmax", 0) > sr / 2:
+        p.fail("fmax", f"must be <= sr / 2 = {sr / 2:g} Hz, got {data['fmax']!r}")
+    if data.get("fmin", 0) >= sr / 2:
+        p.fail("fmin", f"must be < sr / 2 = {sr / 2:g} Hz, got {data['fmin']!r}")
+    if data.get("min_chunk", 0) > data.get("chunk", 1.0):
+        p.fail("min_chunk", f"must be <= chunk ({data.get('chunk', 1.0)!r} s), got {data['min_chunk']!r}")
+    if kind == "shortterm":
+        win = int(data.get("duration", 3.0) * sr) // data.get("frames", 68)
+        if win < MIN_SHORTTERM_WINDOW:
+            p.fail("frames", f"leaves windows of {win} samples (duration * sr / frames); need >= "
+                             f"{MIN_SHORTTERM_WINDOW}: fewer frames or a longer duration")
 
 
 @lru_cache(maxsize=1)
@@ -68,10 +123,11 @@ def fix_frames(m: np.ndarray, frames: int) -> np.ndarray:
     return np.pad(m, ((0, 0), (0, frames - m.shape[1])))
 
 
-@feature("mfcc")
+@feature("mfcc", n_mfcc=rule("int", min=1, max=128), n_fft=POSITIVE_INT, hop_length=POSITIVE_INT,
+         stats=rule("subset", choices=MFCC_STATS), seq_frames=POSITIVE_INT)
 def mfcc(path: str, p: dict) -> list[dict]:
     """``n_mfcc`` MFCCs per clip: the time statistics (``stats``: mean, std) and the frame sequence."""
-    sr = p.get("sr", 16000)
+    sr = p.get("sr", DEFAULT_SR)
     y = load(path, sr=sr, trim_db=p.get("trim_db"), min_duration=p.get("min_duration", 0.0))
     m = dsp.mfcc(y, sr, n_mfcc=p.get("n_mfcc", 40), n_fft=p.get("n_fft", 512), hop_length=p.get("hop_length", 160))
     stats = {"mean": m.mean(axis=1), "std": m.std(axis=1)}
@@ -113,12 +169,15 @@ def write_png(path, img: np.ndarray) -> None:
 
 
 def _load(path: str, p: dict, **kw) -> np.ndarray:
-    return load(path, sr=p.get("sr", 16000), trim_db=p.get("trim_db"), min_duration=p.get("min_duration", 0.0), **kw)
+    return load(path, sr=p.get("sr", DEFAULT_SR), trim_db=p.get("trim_db"), min_duration=p.get("min_duration", 0.0),
+                **kw)
 
 
 # ---------------------------------------------------------------- mel_chunks
 
-@feature("mel_chunks")
+@feature("mel_chunks", chunk=POSITIVE, min_chunk=rule("float", min=0), n_mels=POSITIVE_INT, n_fft=POSITIVE_INT,
+         hop=POSITIVE_INT, fmax=POSITIVE, top_db=POSITIVE, size=SIZE, png_per_person=rule("int", min=0),
+         png_chunks=rule("int", min=0))
 def mel_chunks(path: str, p: dict) -> list[dict]:
     """1-second (``chunk``) pieces of the clip -> mel-spectrogram images, uint8 (``size`` = [h, w], 1 channel).
 
@@ -126,7 +185,7 @@ def mel_chunks(path: str, p: dict) -> list[dict]:
     ``png_per_person`` > 0, ``features.build`` marks the first clips of each person (``_png``) and their
     first ``png_chunks`` images are written under ``<feature dir>/png/<person>/`` (from the worker).
     """
-    sr = p.get("sr", 16000)
+    sr = p.get("sr", DEFAULT_SR)
     y = _load(path, p)
     n = int(round(p.get("chunk", 1.0) * sr))
     min_len = int(round(p.get("min_chunk", 0.5) * sr))
@@ -173,10 +232,11 @@ def log_frequency_matrix(sr: int, n_fft: int, n_bins: int, fmin: float) -> np.nd
     return w
 
 
-@feature("logspec")
+@feature("logspec", duration=POSITIVE, n_fft=POSITIVE_INT, hop=POSITIVE_INT, n_bins=POSITIVE_INT, fmin=POSITIVE,
+         frames=POSITIVE_INT, top_db=POSITIVE)
 def logspec(path: str, p: dict) -> list[dict]:
     """Fixed-length (``duration`` s, zero-padded or cut) log-frequency spectrogram, uint8 (n_bins, frames, 1)."""
-    sr = p.get("sr", 16000)
+    sr = p.get("sr", DEFAULT_SR)
     n_fft = p.get("n_fft", 512)
     y = _load(path, p, duration=p.get("duration", 3.0), pad=True)
     power = dsp.power_spectrogram(y, n_fft=n_fft, hop_length=p.get("hop", 512))
@@ -188,14 +248,15 @@ def logspec(path: str, p: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- mel6s
 
-@feature("mel6s")
+@feature("mel6s", duration=POSITIVE, n_fft=POSITIVE_INT, hop=POSITIVE_INT, n_mels=POSITIVE_INT, fmax=POSITIVE,
+         range_log2=POSITIVE, size=SIZE)
 def mel6s(path: str, p: dict) -> list[dict]:
     """``duration`` (6) seconds, zero-padded or cut, as a log2-mel spectrogram resized to ``size``; uint8.
 
     log2 of the mel power, the top ``range_log2`` octaves of power kept (20 ~ 60 dB) and mapped to
     0..255, so the images share the 1/255 input scaling of ``mel_chunks`` (and its autoencoder).
     """
-    sr = p.get("sr", 16000)
+    sr = p.get("sr", DEFAULT_SR)
     y = _load(path, p, duration=p.get("duration", 6.0), pad=True)
     mel = dsp.melspectrogram(y, sr, n_fft=p.get("n_fft", 1024), hop_length=p.get("hop", 512),
                              n_mels=p.get("n_mels", 64), fmax=p.get("fmax", sr / 2))
@@ -218,7 +279,7 @@ def _short_term_features():
     return ShortTermFeatures
 
 
-@feature("shortterm")
+@feature("shortterm", sr=rule("int", min=8000, max=192000), duration=POSITIVE, frames=POSITIVE_INT)
 def shortterm(path: str, p: dict) -> list[dict]:
     """pyAudioAnalysis short-term features as a (68, 68, 1) float32 matrix (features x frames).
 
@@ -229,7 +290,7 @@ def shortterm(path: str, p: dict) -> list[dict]:
     import warnings
 
     ShortTermFeatures = _short_term_features()
-    sr = p.get("sr", 16000)
+    sr = p.get("sr", DEFAULT_SR)
     frames = p.get("frames", 68)
     win = int(p.get("duration", 3.0) * sr) // frames
     y = _load(path, p, duration=win * frames / sr, pad=True)
@@ -243,7 +304,7 @@ def shortterm(path: str, p: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- raw
 
-@feature("raw")
+@feature("raw", duration=POSITIVE, dtype=rule("choice", choices=["float32", "float16", "float64"]))
 def raw(path: str, p: dict) -> list[dict]:
     """The waveform itself, ``duration`` seconds at ``sr`` (zero-padded or cut), for the linear-SVM baseline."""
     y = _load(path, p, duration=p.get("duration", 2.0), pad=True)

@@ -43,8 +43,9 @@ def _embed(job: tuple) -> tuple[np.ndarray | None, str | None]:
         return None, f"dlib could not embed the face ({str(exc).splitlines()[0][:120]})"
 
 
-def build(spec: dict, faces_dir: Path, out_dir: Path, progress: bool = True) -> dict:
-    """Embed every photo the faces stage kept; returns the summary (``skipped`` when there are no faces)."""
+def build(spec: dict, faces_dir: Path, out_dir: Path, progress: bool = True, backend=None) -> dict:
+    """Embed every photo the faces stage kept; returns the summary (``skipped`` when there are no faces).
+    ``backend``: where dlib runs (``facevoice.parallel.Backend``; None: this machine's process pool)."""
     from ..parallel import imap
     from ..skip import reason_of
 
@@ -58,7 +59,8 @@ def build(spec: dict, faces_dir: Path, out_dir: Path, progress: bool = True) -> 
     store = ArrayStore(out / "x.npy")
     boxes = [json.loads(b) if cfg["box"] == "mtcnn" else None for b in rows["box"]]
     jobs = [(p, b, cfg["flip"], cfg["upsample"]) for p, b in zip(rows["path"], boxes)]
-    for i, (vec, reason) in enumerate(imap(_embed, jobs, cfg["workers"], desc="face_embed: dlib", progress=progress)):
+    for i, (vec, reason) in enumerate(imap(_embed, jobs, cfg["workers"], desc="face_embed: dlib", progress=progress,
+                                                  backend=backend)):
         if reason is not None:
             rejects.add(rows.at[i, "path"], reason)
             continue
@@ -77,33 +79,3 @@ def build(spec: dict, faces_dir: Path, out_dir: Path, progress: bool = True) -> 
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "params.json").write_text(json.dumps({**spec, "kind": "face_embed"}, indent=2))
     return summary
-
-
-def eer_threshold(vectors: np.ndarray, persons: np.ndarray) -> float | None:
-    """The cosine-similarity threshold at the equal error rate over every pair of ``vectors`` (unit rows):
-    same-person pairs against different-person pairs; None without both kinds of pair."""
-    from ..evaluate import eer
-
-    i, j = np.triu_indices(len(vectors), k=1)
-    same = (persons[i] == persons[j]).astype(int)
-    if same.all() or not same.any():
-        return None
-    return eer(same, np.sum(vectors[i] * vectors[j], axis=1))[1]
-
-
-def photo_threshold(metrics_dir: Path = Path("metrics"), store_dir: Path = Path("data/features/face_embed")):
-    """(threshold, where it came from) for deciding "same person" from two dlib embeddings: the LFW pairs
-    protocol's EER threshold when that stage ran, else the EER threshold over this corpus's test photos."""
-    protocol = metrics_dir / "lfw_pairs.json"
-    if protocol.exists():
-        dlib = json.loads(protocol.read_text()).get("embeddings", {}).get("dlib", {})
-        if "eer_threshold" in dlib:
-            return float(dlib["eer_threshold"]), "EER threshold of dlib's embedding on LFW's pairs protocol"
-    if (store_dir / "x.npy").exists():
-        index = read_table(store_dir / "index.csv")
-        test = (index["split"] == "test").values
-        x = np.load(store_dir / "x.npy", mmap_mode="r")
-        t = eer_threshold(np.asarray(x[test]), index.loc[test, "person"].astype(str).values) if test.sum() > 2 else None
-        if t is not None:
-            return float(t), "EER threshold of dlib's embedding on this corpus's test photos"
-    return None, None

@@ -96,10 +96,7 @@ def embed(name: str, x: np.ndarray, train: np.ndarray, models_dir: Path) -> np.n
 
 def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dict:
     """EER, minDCF and ROC AUC per voice embedding on the trial list; ``det.csv`` curves in ``plots_dir``."""
-    from sklearn.metrics import roc_auc_score
-
     from ..store import load_feature
-    from ..evaluate import eer
 
     p = Checked(spec, "speaker_trials")
     names = p.list("embeddings", list(EMBEDDINGS))
@@ -125,18 +122,35 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
     out = {"trials": source, "n_trials": int(len(trials)), "n_target": int(trials["label"].sum()),
            "n_unmatched_trials": int(len(missing)), "n_speakers": len(test_people),
            "speakers_seen_in_training": len(test_people & train_people), "embeddings": {}}
-    curves, train = [], (index["split"] == "train").values
-    for name in names:
-        try:
-            e = embed(name, x, train, models_dir)
-        except Skip as why:
-            out["embeddings"][name] = {"skipped": str(why)}
-            continue
-        scores = np.sum(e[trials["enrol"].values] * e[trials["test"].values], axis=1)
-        rate, threshold, fpr, fnr, _ = eer(trials["label"].values, scores)
-        out["embeddings"][name] = {"eer": rate, "eer_threshold": threshold,
-                                   "min_dcf": min_dcf(trials["label"].values, scores),
-                                   "roc_auc": float(roc_auc_score(trials["label"].values, scores))}
-        curves.append(pd.DataFrame({"embedding": name, "fpr": fpr, "fnr": fnr}))
+    train = (index["split"] == "train").values
+    out["embeddings"], curves = score_all(trials, {n: (lambda n=n: embed(n, x, train, models_dir)) for n in names})
     pd.concat(curves or [pd.DataFrame(columns=["embedding", "fpr", "fnr"])]).to_csv(plots_dir / "det.csv", index=False)
     return out
+
+
+def score_trial(e: np.ndarray, trials: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """EER (and its threshold), minDCF and ROC AUC of the cosine of unit embeddings ``e`` on the trials."""
+    from sklearn.metrics import roc_auc_score
+
+    from ..evaluate import eer
+
+    same = trials["label"].values
+    scores = np.sum(e[trials["enrol"].values] * e[trials["test"].values], axis=1)
+    rate, threshold, fpr, fnr, _ = eer(same, scores)
+    return ({"eer": rate, "eer_threshold": threshold, "min_dcf": min_dcf(same, scores),
+             "roc_auc": float(roc_auc_score(same, scores))}, pd.DataFrame({"fpr": fpr, "fnr": fnr}))
+
+
+def score_all(trials: pd.DataFrame, embedders: dict) -> tuple[dict, list[pd.DataFrame]]:
+    """Every embedding's scores on the same trials ({name: metrics or {"skipped": why}}) and its DET curve;
+    ``embedders``: name -> a function giving unit embeddings of every row (or raising Skip)."""
+    results, curves = {}, []
+    for name, make in embedders.items():
+        try:
+            e = make()
+        except Skip as why:
+            results[name] = {"skipped": str(why)}
+            continue
+        results[name], curve = score_trial(e, trials)
+        curves.append(curve.assign(embedding=name)[["embedding", "fpr", "fnr"]])
+    return results, curves

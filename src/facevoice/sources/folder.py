@@ -5,6 +5,21 @@ person/speaker/subject, gender, language columns: it overrides the folder names,
 ``../shared/datasets/fsdd/manifest.csv``), ``gender`` and ``language`` (defaults for every file),
 ``source_from`` (``file``: each file is its own source recording/photo; a regex with one group taken
 from the file stem gives a shared source id, e.g. ``'^(.*)_\\d+$'``).
+
+Nothing vanishes: every file under root (or every row of the manifest, which is then the list: files it
+does not name are not part of the corpus) is listed or rejected with a reason. Photos and clips may share
+one root, so each listing sorts a file by its extension:
+
+- this modality's (``IMAGE_EXTENSIONS`` for faces, ``audio.loader.AUDIO_EXTENSIONS`` for voices): listed,
+  or rejected as "not inside a person folder" (a file directly under root) or "listed in the manifest but
+  missing on disk";
+- the other modality's: not this listing's file (the other listing lists or rejects it);
+- any other (``.txt``, ``.csv``, ``.xyz``, none): rejected as "unsupported extension .xyz". When both
+  modalities list the same root, both listings reject it and ``prepare`` keeps the voices one, so it is
+  reported once.
+
+Hidden files and folders (name starting with '.', e.g. ``.DS_Store``, ``.git/``) are not corpus files
+and are not walked.
 """
 from __future__ import annotations
 
@@ -17,7 +32,8 @@ from ..audio.loader import AUDIO_EXTENSIONS
 from ..errors import ParamsError, SourceError
 from ..tables import Rejects, new_manifest
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff", ".webp")
+# .gif: cv2.imread (read_photo) decodes a GIF's first frame since OpenCV 4.11
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 PERSON_COLUMNS = ("person", "speaker", "subject", "client_id", "name")
 
 
@@ -29,6 +45,57 @@ def _source_id(path: Path, root: Path, pattern: str | None) -> str:
     return f"{path.parent.relative_to(root).as_posix()}/{m.group(1)}" if m else rel
 
 
+def _sort(path: Path, extensions, rejects: Rejects) -> bool:
+    """Whether ``path`` has one of this listing's ``extensions``; an unknown extension is rejected."""
+    suffix = path.suffix.lower()
+    if suffix in extensions:
+        return True
+    if suffix not in IMAGE_EXTENSIONS and suffix not in AUDIO_EXTENSIONS:
+        rejects.add(path, f"unsupported extension {suffix or '(none)'}")
+    return False
+
+
+def _from_manifest(root: Path, opts: dict, rejects: Rejects, extensions, pattern, defaults) -> list[dict]:
+    mpath = Path(opts["manifest"])
+    if not mpath.exists():
+        raise SourceError(f"{mpath}: manifest not found")
+    meta = pd.read_csv(mpath, dtype=str, keep_default_na=False)
+    pcol = next((c for c in PERSON_COLUMNS if c in meta.columns), None)
+    if "path" not in meta.columns or pcol is None:
+        raise SourceError(f"{mpath}: manifest needs a 'path' column and one of {', '.join(PERSON_COLUMNS)}")
+    rows = []
+    for rec in meta.to_dict("records"):
+        path = root / rec["path"]
+        if not _sort(path, extensions, rejects):
+            continue
+        if not path.exists():
+            rejects.add(path, "listed in the manifest but missing on disk")
+            continue
+        rows.append({
+            "path": str(path), "person": rec[pcol],
+            "gender": rec.get("gender") or defaults["gender"],
+            "language": rec.get("language") or defaults["language"],
+            "source_id": _source_id(path, root, pattern), "corpus": "folder",
+        })
+    return rows
+
+
+def _from_folders(root: Path, rejects: Rejects, extensions, pattern, defaults) -> list[dict]:
+    rows = []
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts) or not _sort(path, extensions, rejects):
+            continue
+        if len(rel.parts) < 2:
+            rejects.add(path, "not inside a person folder")
+            continue
+        rows.append({
+            "path": str(path), "person": rel.parts[0], **defaults,
+            "source_id": _source_id(path, root, pattern), "corpus": "folder",
+        })
+    return rows
+
+
 def _list(root: Path, opts: dict, rejects: Rejects, extensions) -> pd.DataFrame:
     pattern = opts.get("source_from", "file")
     if pattern not in (None, "file"):
@@ -37,41 +104,9 @@ def _list(root: Path, opts: dict, rejects: Rejects, extensions) -> pd.DataFrame:
         except re.error as exc:
             raise ParamsError(f"params.yaml: 'source_from' is not a valid regex ({exc})") from None
     defaults = {"gender": opts.get("gender", "unknown"), "language": opts.get("language", "unknown")}
-    rows = []
     if opts.get("manifest"):
-        mpath = Path(opts["manifest"])
-        if not mpath.exists():
-            raise SourceError(f"{mpath}: manifest not found")
-        meta = pd.read_csv(mpath, dtype=str, keep_default_na=False)
-        pcol = next((c for c in PERSON_COLUMNS if c in meta.columns), None)
-        if "path" not in meta.columns or pcol is None:
-            raise SourceError(f"{mpath}: manifest needs a 'path' column and one of {', '.join(PERSON_COLUMNS)}")
-        for rec in meta.to_dict("records"):
-            path = root / rec["path"]
-            if path.suffix.lower() not in extensions:
-                continue
-            if not path.exists():
-                rejects.add(path, "listed in the manifest but missing on disk")
-                continue
-            rows.append({
-                "path": str(path), "person": rec[pcol],
-                "gender": rec.get("gender") or defaults["gender"],
-                "language": rec.get("language") or defaults["language"],
-                "source_id": _source_id(path, root, pattern), "corpus": "folder",
-            })
-    else:
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            rel = path.relative_to(root)
-            if path.suffix.lower() not in extensions or path.name.startswith("."):
-                continue
-            if len(rel.parts) < 2:
-                rejects.add(path, "not inside a person folder")
-                continue
-            rows.append({
-                "path": str(path), "person": rel.parts[0], **defaults,
-                "source_id": _source_id(path, root, pattern), "corpus": "folder",
-            })
-    return new_manifest(rows)
+        return new_manifest(_from_manifest(root, opts, rejects, extensions, pattern, defaults))
+    return new_manifest(_from_folders(root, rejects, extensions, pattern, defaults))
 
 
 def list_faces(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
