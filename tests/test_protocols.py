@@ -94,5 +94,8 @@ def test_face_voice_trials_score_fused_and_single_embeddings_on_the_same_open_se
     assert emb["dlib+mfcc_stats"]["roc_auc"] > emb["mfcc_stats"]["roc_auc"]
     assert emb["siamese_fused"] == {"skipped": "no pairs"}
     assert out["best_single"] == "dlib" and out["best_fused"] == "dlib+mfcc_stats"
+    for name in ("dlib", "mfcc_stats"):  # 95% intervals resampling the 4 enrolment people
+        (lo, hi), (alo, ahi) = emb[name]["eer_ci"], emb[name]["roc_auc_ci"]
+        assert lo <= emb[name]["eer"] <= hi and alo <= emb[name]["roc_auc"] <= ahi
     assert {c["embedding"].iloc[0] for c in curves} == {"face+voice: dlib", "face+voice: mfcc_stats",
                                                          "face+voice: dlib+mfcc_stats"}

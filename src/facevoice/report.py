@@ -88,9 +88,8 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
     verify = [p for p in sorted(metrics_dir.glob("*.json")) if "face_only" in json.loads(p.read_text())]
     for p in verify:
         m = json.loads(p.read_text())
-        v = pd.DataFrame([{"variant": "fused", **{k: m[k] for k in ("accuracy", "precision", "recall", "roc_auc", "eer")}},
-                          *[{"variant": k, **{x: m[k][x] for x in ("accuracy", "precision", "recall", "roc_auc", "eer")}}
-                            for k in ("face_only", "voice_only")]])
+        v = pd.DataFrame([{"variant": k, **_verification_row(m if k == "fused" else m[k])}
+                          for k in ("fused", "face_only", "voice_only")])
         parts.append(f"<h3>Verification: {html.escape(p.stem)} (open-set: {m.get('open_set')}, pairing: "
                      f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
     compare = metrics_dir / "pairs_compare.json"
@@ -118,6 +117,15 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
         parts.append("<h3>What the seed projects reported, and why the numbers are not comparable as they stand</h3>")
         parts.append(_table(seed_table))
     return "\n".join(parts)
+
+
+def _verification_row(m: dict) -> dict:
+    """A verifier variant's numbers, with the 95% intervals of ROC AUC and EER when the metrics hold them."""
+    row = {k: m[k] for k in ("accuracy", "precision", "recall", "roc_auc", "eer")}
+    for k in ("roc_auc", "eer"):
+        if m.get(f"{k}_ci"):
+            row[f"{k} 95% CI"] = "[{:.3f}, {:.3f}]".format(*m[f"{k}_ci"])
+    return row
 
 
 PROTOCOLS = {"lfw_pairs": "LFW pairs protocol (faces; 10 folds, threshold from 9)",

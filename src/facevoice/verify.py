@@ -41,9 +41,12 @@ def sample_pairs(persons: np.ndarray, n: int, rng: np.random.Generator) -> tuple
     return np.array(i), np.array(j), np.array(same, dtype=np.float32)
 
 
-def verification_metrics(y_true, scores, threshold: float | None = None) -> tuple[dict, dict]:
+def verification_metrics(y_true, scores, threshold: float | None = None, groups=None) -> tuple[dict, dict]:
     """Accuracy, precision and recall at ``threshold`` (the validation pairs' EER threshold; the test
-    pairs' own when None), with the test pairs' ROC AUC and EER."""
+    pairs' own when None), with the test pairs' ROC AUC and EER (and their 95% intervals resampling whole
+    ``groups``, one per pair: the first sample's person)."""
+    from .protocols.trials import verification_intervals
+
     from sklearn.metrics import accuracy_score, precision_score, recall_score, roc_auc_score
 
     rate, own, fpr, fnr, _ = eer(y_true, scores)
@@ -53,6 +56,8 @@ def verification_metrics(y_true, scores, threshold: float | None = None) -> tupl
                "precision": float(precision_score(y_true, pred, zero_division=0)),
                "recall": float(recall_score(y_true, pred, zero_division=0)),
                "roc_auc": float(roc_auc_score(y_true, scores)), "eer": rate, "eer_threshold": threshold}
+    if groups is not None:
+        metrics.update(verification_intervals(y_true, scores, groups))
     return metrics, {"fpr": fpr, "fnr": fnr}
 
 
@@ -137,7 +142,7 @@ def draw_pairs(p: Checked, index: pd.DataFrame, rng) -> tuple[dict, str]:
 
 
 def train_variant(p: Checked, mods: tuple, inputs: dict, pairs: dict, towers: dict | None, n_classes: int,
-                  live_dir: Path):
+                  live_dir: Path, groups: np.ndarray | None = None):
     """One siamese verifier on the ``mods`` inputs; (model, validation EER threshold, test metrics, curves)."""
     from . import models as registry
     from .train import fit, seed_everything
@@ -158,7 +163,7 @@ def train_variant(p: Checked, mods: tuple, inputs: dict, pairs: dict, towers: di
         metrics=["accuracy"], live_dir=live_dir, freeze="tower" if towers else None)
     _, val_threshold, *_ = eer(pairs["val"][2], model.predict(xs("val"), verbose=0).ravel())
     scores = model.predict(xs("test"), verbose=0).ravel()
-    return (model, *verification_metrics(pairs["test"][2], scores, val_threshold))
+    return (model, *verification_metrics(pairs["test"][2], scores, val_threshold, groups))
 
 
 def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, metrics_dir: Path,
@@ -181,7 +186,8 @@ def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, me
     for variant, mods in VARIANTS.items():
         from_towers = towers if variant == "fused" and fuse == "towers" else None
         model, results[variant], curves[variant] = train_variant(p, mods, inputs, pairs, from_towers, n_classes,
-                                                                 plots_dir / name / "live" / variant)
+                                                                 plots_dir / name / "live" / variant,
+                                                                 persons[pairs["test"][0]])
         if len(mods) == 1:
             towers[mods[0]] = model.get_layer("tower")
         model.save(models_dir / (f"{name}.keras" if variant == "fused" else f"{name}_{variant}.keras"))

@@ -91,7 +91,7 @@ def run(verifiers: list[str], max_trials: int, seed: int, pairs_dir: Path, model
     embedders = classic(pairs_dir, (index["verify_split"] == "train").values)
     for v in verifiers:
         embedders.update(towers(pairs_dir, models_dir, v))
-    results, curves = score_all(trials, embedders)
+    results, curves = score_all(trials, embedders, index["person"].astype(str).values[trials["enrol"].values])
     people = set(index["person"].astype(str).values[np.r_[trials["enrol"], trials["test"]]])
     out = {"trials": "pairs of the verification test people's face+voice samples", "n_trials": int(len(trials)),
            "n_target": int(trials["label"].sum()), "n_people": len(people), "embeddings": results}

@@ -123,13 +123,33 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
            "n_unmatched_trials": int(len(missing)), "n_speakers": len(test_people),
            "speakers_seen_in_training": len(test_people & train_people), "embeddings": {}}
     train = (index["split"] == "train").values
-    out["embeddings"], curves = score_all(trials, {n: (lambda n=n: embed(n, x, train, models_dir)) for n in names})
+    enrol_person = index["person"].astype(str).values[trials["enrol"].values]
+    out["embeddings"], curves = score_all(trials, {n: (lambda n=n: embed(n, x, train, models_dir)) for n in names},
+                                          enrol_person)
     pd.concat(curves or [pd.DataFrame(columns=["embedding", "fpr", "fnr"])]).to_csv(plots_dir / "det.csv", index=False)
     return out
 
 
-def score_trial(e: np.ndarray, trials: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
-    """EER (and its threshold), minDCF and ROC AUC of the cosine of unit embeddings ``e`` on the trials."""
+def verification_intervals(same: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict:
+    """95% bootstrap intervals of ROC AUC and EER, resampling whole groups of trials (the enrolment side's
+    person: one person's trials share their recordings, so they are not independent evidence)."""
+    from sklearn.metrics import roc_auc_score
+
+    from ..evaluate import bootstrap_ci, eer
+
+    same, scores = np.asarray(same), np.asarray(scores)
+
+    def when_both(f):
+        return lambda r: f(same[r], scores[r]) if 0 < same[r].sum() < len(r) else None
+
+    out = {"roc_auc_ci": bootstrap_ci(groups, when_both(lambda y, s: float(roc_auc_score(y, s)))),
+           "eer_ci": bootstrap_ci(groups, when_both(lambda y, s: eer(y, s)[0]))}
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def score_trial(e: np.ndarray, trials: pd.DataFrame, groups: np.ndarray | None = None) -> tuple[dict, pd.DataFrame]:
+    """EER (and its threshold), minDCF and ROC AUC of the cosine of unit embeddings ``e`` on the trials, with
+    the intervals of ``verification_intervals`` when ``groups`` (one per trial) are given."""
     from sklearn.metrics import roc_auc_score
 
     from ..evaluate import eer
@@ -137,13 +157,17 @@ def score_trial(e: np.ndarray, trials: pd.DataFrame) -> tuple[dict, pd.DataFrame
     same = trials["label"].values
     scores = np.sum(e[trials["enrol"].values] * e[trials["test"].values], axis=1)
     rate, threshold, fpr, fnr, _ = eer(same, scores)
-    return ({"eer": rate, "eer_threshold": threshold, "min_dcf": min_dcf(same, scores),
-             "roc_auc": float(roc_auc_score(same, scores))}, pd.DataFrame({"fpr": fpr, "fnr": fnr}))
+    out = {"eer": rate, "eer_threshold": threshold, "min_dcf": min_dcf(same, scores),
+           "roc_auc": float(roc_auc_score(same, scores))}
+    if groups is not None:
+        out.update(verification_intervals(same, scores, groups))
+    return out, pd.DataFrame({"fpr": fpr, "fnr": fnr})
 
 
-def score_all(trials: pd.DataFrame, embedders: dict) -> tuple[dict, list[pd.DataFrame]]:
+def score_all(trials: pd.DataFrame, embedders: dict, groups: np.ndarray | None = None) -> tuple[dict, list]:
     """Every embedding's scores on the same trials ({name: metrics or {"skipped": why}}) and its DET curve;
-    ``embedders``: name -> a function giving unit embeddings of every row (or raising Skip)."""
+    ``embedders``: name -> a function giving unit embeddings of every row (or raising Skip); ``groups``: the
+    person of each trial's enrolment side, for the intervals."""
     results, curves = {}, []
     for name, make in embedders.items():
         try:
@@ -151,6 +175,6 @@ def score_all(trials: pd.DataFrame, embedders: dict) -> tuple[dict, list[pd.Data
         except Skip as why:
             results[name] = {"skipped": str(why)}
             continue
-        results[name], curve = score_trial(e, trials)
+        results[name], curve = score_trial(e, trials, groups)
         curves.append(curve.assign(embedding=name)[["embedding", "fpr", "fnr"]])
     return results, curves
