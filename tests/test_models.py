@@ -203,3 +203,14 @@ def test_balance_weight_weighs_classes_equally_and_keeps_every_row(dirs):
         run("toy_svm", {"feature": "toy", "task": "gender", "builder": "linear_svm", "balance": "weight", "args": {}},
             features_root=dirs["features"], models_dir=dirs["models"], metrics_dir=dirs["metrics"],
             plots_dir=dirs["plots"], section="baselines.toy_svm")
+
+
+def test_an_unknown_pool_is_a_one_line_error_in_every_builder_that_pools():
+    """``pool`` is checked in one place (models/layers.pool_layers): the encoder classifier used to flatten an
+    unknown value silently."""
+    shape, x = (16, 16, 1), np.zeros((4, 16, 16, 1), dtype=np.uint8)
+    ae = models.get("conv_ae")(shape, 0, x, filters=[4])
+    with pytest.raises(ParamsError, match="'pool' must be time, gap, flatten; got 'mean'"):
+        models.get("conv_encoder_classifier")(shape, 3, x, pretrained=ae, pool="mean")
+    with pytest.raises(ParamsError, match="'pool' must be time, gap, flatten; got 'mean'"):
+        models.get("cnn_classifier")(shape, 3, x, filters=[4], pool="mean")

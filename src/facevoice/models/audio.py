@@ -1,53 +1,15 @@
 """Convolutional and recurrent models on audio images and frame sequences.
 
-Same conventions as ``dense``: the first layer is ``norm`` (fitted on training rows only), the feature
-extractor is the sub-model ``encoder``, classifiers end in the Dense ``probs``. ``norm`` is chosen by
-the ``norm`` argument:
-
-- ``rescale``: x / 255 (uint8 images: mel_chunks, logspec, mel6s);
-- ``standard``: per-feature mean / std adapted on ``x_train`` (a Keras ``Normalization``);
-- ``minmax``: per-feature (x - min) / (max - min) with min and max taken from ``x_train`` only
-  (a ``Normalization`` whose mean is the training minimum and variance the squared training range),
-  used on the 68x68 short-term features: this is the seeds' MinMaxScaler, fitted on training data.
+Same conventions as ``dense``: the first layer is ``norm`` (``layers.make_norm``, fitted on training rows
+only; the ``norm`` argument: rescale, standard or minmax), the feature extractor is the sub-model
+``encoder``, classifiers end in the Dense ``probs``.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from . import register
 from .dense import classifier_head
-
-
-def _keras():
-    import keras
-
-    return keras
-
-
-def _feature_axis(input_shape) -> int:
-    """The axis holding features: the first for (features, frames, 1) images, the last for (frames, features)."""
-    return 1 if len(input_shape) == 3 else -1
-
-
-def make_norm(kind: str, x_train: np.ndarray, input_shape):
-    keras = _keras()
-    if kind == "rescale":
-        return keras.layers.Rescaling(1.0 / 255.0, name="norm")
-    x = np.asarray(x_train, dtype=np.float32)
-    axis = _feature_axis(input_shape)
-    if kind == "standard":
-        norm = keras.layers.Normalization(axis=axis, name="norm")
-        norm.build((None, *input_shape))
-        norm.adapt(x)
-        return norm
-    if kind == "minmax":
-        reduce = tuple(i for i in range(x.ndim) if i != (axis % x.ndim))
-        lo, hi = x.min(axis=reduce), x.max(axis=reduce)
-        span = np.where(hi - lo > 1e-12, hi - lo, 1.0)
-        return keras.layers.Normalization(axis=axis, mean=lo, variance=span ** 2, name="norm")
-    from ..errors import ParamsError
-
-    raise ParamsError(f"params.yaml: model arg 'norm' must be rescale, standard or minmax; got {kind!r}")
+from .layers import keras as _keras
+from .layers import make_norm, pool_layers
 
 
 def _conv_blocks(input_shape, filters, kernel: int, batchnorm: bool, dropout: float, name: str):
@@ -105,17 +67,7 @@ def build_cnn_classifier(input_shape, n_classes, x_train, pretrained=None, filte
         input_shape = (*input_shape, 1)
     inp = keras.Input(shape=tuple(input_shape), name="input")
     layers = _conv_blocks(input_shape, list(filters), kernel, batchnorm, block_dropout, "enc")
-    if pool == "time":  # average over time, keep where in frequency things are (pitch, formants)
-        frames = input_shape[1] // 2 ** len(filters)
-        layers += [keras.layers.AveragePooling2D((1, frames), name="time_avg"), keras.layers.Flatten(name="flat")]
-    elif pool == "gap":
-        layers.append(keras.layers.GlobalAveragePooling2D(name="gap"))
-    elif pool == "flatten":
-        layers.append(keras.layers.Flatten(name="flat"))
-    else:
-        from ..errors import ParamsError
-
-        raise ParamsError(f"params.yaml: model arg 'pool' must be time, gap or flatten; got {pool!r}")
+    layers += pool_layers(pool, input_shape[1] // 2 ** len(filters))
     encoder = keras.Sequential(layers, name="encoder")
     out = classifier_head(encoder(make_norm(norm, x_train, input_shape)(inp)), n_classes, list(head), dropout)
     return keras.Model(inp, out, name="cnn_classifier")
@@ -162,12 +114,7 @@ def build_conv_encoder_classifier(input_shape, n_classes, x_train, pretrained=No
         raise ParamsError("params.yaml: builder 'conv_encoder_classifier' needs 'init_from' (an autoencoder)")
     inp = keras.Input(shape=tuple(input_shape), name="input")
     features = pretrained.get_layer("encoder")(pretrained.get_layer("norm")(inp))
-    if pool == "time":
-        features = keras.layers.AveragePooling2D((1, features.shape[2]), name="time_avg")(features)
-        features = keras.layers.Flatten(name="flat")(features)
-    elif pool == "gap":
-        features = keras.layers.GlobalAveragePooling2D(name="gap")(features)
-    else:
-        features = keras.layers.Flatten(name="flat")(features)
+    for layer in pool_layers(pool, features.shape[2]):
+        features = layer(features)
     out = classifier_head(features, n_classes, list(head), dropout)
     return keras.Model(inp, out, name="conv_encoder_classifier")

@@ -4,20 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import register
-
-
-def _keras():
-    import keras
-
-    return keras
+from .layers import keras as _keras
+from .layers import make_norm
 
 
 def _norm(x_train: np.ndarray, input_shape):
-    keras = _keras()
-    norm = keras.layers.Normalization(axis=-1, name="norm")
-    norm.build((None, *input_shape))
-    norm.adapt(np.asarray(x_train, dtype=np.float32))
-    return norm
+    return make_norm("standard", x_train, input_shape)
 
 
 def _dense_stack(units: list[int], dropout: float, l2: float, name: str):

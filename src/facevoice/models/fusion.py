@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from . import get, register
 from .dense import classifier_head
-
-
-def _keras():
-    import keras
-
-    return keras
+from .layers import keras as _keras
 
 
 def branch(model, name: str):

@@ -12,16 +12,12 @@ from pathlib import Path
 from ..errors import ParamsError
 from . import register
 from .dense import classifier_head
-
-
-def _keras():
-    import keras
-
-    return keras
+from .layers import keras as _keras
+from .layers import make_norm
 
 
 def _norm():
-    return _keras().layers.Rescaling(1.0 / 255, name="norm")
+    return make_norm("rescale", None, None)
 
 
 def _conv_stack(input_shape, filters, kernel: int, l2: float, name: str, pool: bool = True):
@@ -46,7 +42,7 @@ def _check_image(input_shape, builder: str, factor: int):
 
 
 @register("image_ae")
-def build_conv_ae(input_shape, n_classes, x_train, pretrained=None, filters=(16, 8), kernel=3, l2=0.0):
+def build_image_ae(input_shape, n_classes, x_train, pretrained=None, filters=(16, 8), kernel=3, l2=0.0):
     """norm -> encoder (Conv+MaxPool per filter) -> decoder (UpSampling+Conv, reversed) -> sigmoid conv."""
     keras = _keras()
     filters = list(filters)

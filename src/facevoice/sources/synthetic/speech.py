@@ -21,7 +21,12 @@ _CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctype
 
 
 class Espeak:
-    """One process-wide engine (libespeak-ng keeps global state); use ``Espeak.get()``."""
+    """One process-wide engine (libespeak-ng keeps global state); use ``Espeak.get()``.
+
+    libespeak-ng also carries synthesis state from one utterance to the next in static variables (a repeated
+    request differs by a few samples; ``espeak_Terminate`` + ``espeak_Initialize`` does not reset them): a clip
+    depends on the clips synthesised before it in the process. The synthesize stage runs in a fresh process,
+    so the corpus is the same bytes every time (tests/test_synthetic_corpus.py)."""
 
     _instance = None
     _lock = threading.Lock()
