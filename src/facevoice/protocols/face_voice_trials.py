@@ -20,12 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..skip import Skip, reason_of
-from .trials import corpus_trials, score_all
-
-
-def _unit(e: np.ndarray) -> np.ndarray:
-    e = np.asarray(e, dtype=np.float32).reshape(len(e), -1)
-    return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
+from .trials import corpus_trials, score_all, unit_rows
 
 
 def _store(pairs_dir: Path, name: str) -> np.ndarray:
@@ -40,10 +35,10 @@ def classic(pairs_dir: Path, train: np.ndarray) -> dict:
     """name -> embedder for the classic embeddings."""
     def stats():
         x = _store(pairs_dir, "voice_mfcc")
-        return _unit((x - x[train].mean(axis=0)) / (x[train].std(axis=0) + 1e-6))
+        return unit_rows((x - x[train].mean(axis=0)) / (x[train].std(axis=0) + 1e-6))
 
     def dlib():
-        return _unit(_store(pairs_dir, "face_embed"))
+        return unit_rows(_store(pairs_dir, "face_embed"))
 
     return {"mfcc_stats": stats, "dlib": dlib,
             "dlib+mfcc_stats": lambda: np.concatenate([dlib(), stats()], axis=1) / np.sqrt(2)}
@@ -62,7 +57,7 @@ def towers(pairs_dir: Path, models_dir: Path, verifier: str) -> dict:
             stores = {"face": params.get("face_store", "face"), "voice": f"voice_{params['voice_store']}"}
             suffix = "" if variant == "fused" else f"_{variant}"
             tower = keras.models.load_model(models_dir / f"{verifier}{suffix}.keras", safe_mode=True).get_layer("tower")
-            return _unit(tower.predict([_store(pairs_dir, stores[k]) for k in kinds], verbose=0))
+            return unit_rows(tower.predict([_store(pairs_dir, stores[k]) for k in kinds], verbose=0))
         return embed
 
     return {f"{verifier}_face": make("face_only", ("face",)), f"{verifier}_voice": make("voice_only", ("voice",)),

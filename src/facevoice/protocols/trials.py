@@ -90,7 +90,13 @@ def embed(name: str, x: np.ndarray, train: np.ndarray, models_dir: Path) -> np.n
             net = keras.Model(inp, model.get_layer("encoder")(model.get_layer("norm")(inp)))
         else:
             net = keras.models.load_model(models_dir / "siamese_voice_only.keras", safe_mode=True).get_layer("tower")
-        e = np.asarray(net.predict(x, verbose=0)).reshape(len(x), -1)
+        e = net.predict(x, verbose=0)
+    return unit_rows(e)
+
+
+def unit_rows(e) -> np.ndarray:
+    """Each row of ``e`` (flattened, float32) scaled to unit length: cosine similarity is then a dot product."""
+    e = np.asarray(e, dtype=np.float32).reshape(len(e), -1)
     return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
 
 
