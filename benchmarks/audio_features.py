@@ -64,7 +64,7 @@ def make_clips(d: Path, n: int, seed: int = 0, fmt: str = "wav", rate: int = SR)
 
 
 def plain_loop(paths) -> None:
-    """The same work as features.mfcc (params.yaml's sr, n_fft, hop_length, n_mfcc), one file after another."""
+    """The same work as features.mfcc (params.yaml's sr, n_fft, hop, n_mfcc), one file after another."""
     import librosa
 
     from facevoice import params as P
@@ -72,7 +72,7 @@ def plain_loop(paths) -> None:
     p = P.load(ROOT / "params.yaml")["features"]["mfcc"]
     for path in paths:
         y, sr = librosa.load(path, sr=p["sr"])
-        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=p["n_fft"], hop_length=p["hop_length"])
+        mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=p["n_fft"], hop_length=p["hop"])
         librosa.feature.mfcc(S=librosa.power_to_db(S=mel), n_mfcc=p["n_mfcc"])
 
 

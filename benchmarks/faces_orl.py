@@ -46,12 +46,12 @@ def orl_manifest(root: Path, out: Path, seed: int = 42) -> Path:
 
 
 def face_specs(params_file: Path = ROOT / "params.yaml") -> dict:
-    """The face models of params.yaml, in training order (autoencoders before what starts from them)."""
+    """The face models of params.yaml, in training order (pretrain before what starts from them)."""
     import yaml
 
     everything = yaml.safe_load(params_file.read_text())
     specs = {}
-    for group in ("autoencoders", "models", "finetuned", "optional_models"):
+    for group in ("pretrain", "train", "finetune", "optional_models"):
         for name, spec in (everything.get(group) or {}).items():
             if spec.get("feature") == "faces":
                 specs[name] = copy.deepcopy(spec)
@@ -73,7 +73,7 @@ def run_orl(root: Path, work: Path, names: list[str] | None = None, faces: dict 
     for name in names or list(specs):
         spec = copy.deepcopy(specs[name])
         if spec.get("task") != "reconstruct":
-            spec["train"] = {**spec.get("train", {}), **ORL_TRAIN}
+            spec["fit"] = {**spec.get("fit", {}), **ORL_TRAIN}
         spec.update((overrides or {}).get(name, {}))
         spec["split_rule"] = "by recording: 7 train / 3 test photos per person (ORL)"
         t = time.perf_counter()

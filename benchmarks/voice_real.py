@@ -30,7 +30,7 @@ CORPORA = {
     "fsdd": ("recording", "person", {"mel_chunks": {"min_chunk": 0.25}}),
     "urdu_speech": ("person", "gender", {}),
 }
-VOICE_GROUPS = ("autoencoders", "models", "per_language", "finetuned", "baselines")
+VOICE_GROUPS = ("pretrain", "train", "per_language", "finetune", "baseline")
 
 
 def prepare_corpus(name: str, work: Path, by: str | None = None, seed: int = 42, workers: int = 2) -> Path:
@@ -87,7 +87,7 @@ def train(name: str, spec: dict, work: Path, task: str | None = None) -> dict:
 
 
 def voice_models(params: dict) -> dict[str, dict]:
-    """Model name -> spec, for every model of params.yaml whose feature is an audio feature (autoencoders first)."""
+    """Model name -> spec, for every model of params.yaml whose feature is an audio feature (pretrain first)."""
     out = {}
     for group in VOICE_GROUPS:
         for name, spec in (params.get(group) or {}).items():

@@ -5,7 +5,8 @@ from pathlib import Path
 from facevoice import params
 from facevoice.faces.embedded import build
 from facevoice.parallel import from_params
-from facevoice.stage import atomic_dir, main
+from facevoice.atomic import atomic_dir
+from facevoice.stage import main
 
 
 def run():

@@ -4,7 +4,8 @@ from pathlib import Path
 
 from facevoice import params
 from facevoice.pairs import build, check
-from facevoice.stage import atomic_dir, main
+from facevoice.atomic import atomic_dir
+from facevoice.stage import main
 
 
 def run():

@@ -15,9 +15,10 @@ PLOTS = Path("plots/speaker_trials")
 
 
 def run():
-    spec = params.section("speaker_trials")
-    p = params.checked("speaker_trials").sub("face_voice")
-    out = trials({k: v for k, v in spec.items() if k != "face_voice"}, Path("data/features/mfcc"), Path("models"), PLOTS)
+    spec = params.checked("speaker_trials")
+    p = spec.sub("face_voice")
+    out = trials({k: v for k, v in spec.data.items() if k != "face_voice"}, Path("data/features/mfcc"), Path("models"),
+                 PLOTS)
     out["face_voice"], curves = face_voice_trials.run(p.list("verifiers", ["siamese"]), p.int("max_trials", 4000, min=10),
                                                       p.int("seed", 0), Path("data/features/pairs"), Path("models"))
     PLOTS.mkdir(parents=True, exist_ok=True)

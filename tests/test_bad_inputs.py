@@ -192,7 +192,7 @@ def test_features_reject_names_the_users_mp3_and_counts_reconcile(corpus, tmp_pa
     from facevoice.features import build
 
     root, out, _, counts = corpus
-    params = {"kind": "mfcc", "sr": SR, "n_mfcc": 20, "n_fft": 512, "hop_length": 160, "trim_db": 30,
+    params = {"kind": "mfcc", "sr": SR, "n_mfcc": 20, "n_fft": 512, "hop": 160, "trim_db": 30,
               "stats": ["mean", "std"], "seq_frames": 50, "min_duration": 0.8}
     summary = build("mfcc", params, out / "voices.csv", tmp_path / "mfcc", workers=1, progress=False)
     assert summary["clips"] == counts["voices"]["kept"] == summary["clips_kept"] + summary["clips_rejected"]

@@ -1,5 +1,6 @@
-"""Training is deterministic: the same model trained in two fresh processes writes byte-identical metrics and
-predictions (Python, NumPy and TensorFlow seeded by train.seed_everything; on CPU that is enough).
+"""Training is deterministic: the same model trained in two fresh processes writes byte-identical metrics,
+predictions and model files (Python, NumPy and TensorFlow seeded by fitting.seed_everything; on CPU that is
+enough; fitting.save_model leaves Keras' save date out of the .keras file, so DVC records the same hash).
 
 Each process trains three kinds of model on the same toy image/sequence data: a Conv2D+BatchNorm CNN, a
 Conv1D+LSTM CRNN and a dense classifier, through ``facevoice.train.run`` as the ``train`` stage does.
@@ -35,7 +36,7 @@ specs = {"cnn": {"feature": "img", "builder": "cnn_classifier",
                                                                "norm": "standard"}},
          "dense": {"feature": "vec", "builder": "dense_classifier", "args": {"hidden": [16]}}}
 for name, spec in specs.items():
-    run(name, {**spec, "task": "person", "train": train}, features_root=root / "features",
+    run(name, {**spec, "task": "person", "fit": train}, features_root=root / "features",
         models_dir=root / "models", metrics_dir=root / "metrics", plots_dir=root / "plots")
 '''
 
@@ -45,12 +46,13 @@ def _train(where: Path) -> dict:
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(where), str(ROOT / "tests")], capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
-    files = sorted(where.glob("metrics/*.json")) + sorted(where.glob("plots/*/confusion.csv"))
+    files = (sorted(where.glob("metrics/*.json")) + sorted(where.glob("plots/*/confusion.csv")) +
+             sorted(where.glob("models/*.keras")))
     return {p.relative_to(where).as_posix(): p.read_bytes() for p in files}
 
 
 def test_two_fresh_processes_train_identical_models(tmp_path):
     a, b = _train(tmp_path / "a"), _train(tmp_path / "b")
-    assert len(a) == 6 and a.keys() == b.keys()
+    assert len(a) == 9 and a.keys() == b.keys()
     different = [k for k in a if a[k] != b[k]]
     assert not different, different

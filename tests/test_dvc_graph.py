@@ -69,3 +69,34 @@ def test_the_closure_follows_relative_imports():
     files = {f.relative_to(SRC).as_posix() for f in closure(ROOT / "stages/train.py")}
     assert {"facevoice/train.py", "facevoice/evaluate.py", "facevoice/split.py", "facevoice/store.py",
             "facevoice/skip.py", "facevoice/models/dense.py"} <= files
+
+
+def sections_read(script: Path) -> set[str]:
+    """Top-level params.yaml sections a stage script reads: ``params.section/checked("x...")`` and
+    ``params.load().get("x")``; stages/train.py reads ``<section>.<name>`` for its SECTIONS."""
+    src = script.read_text()
+    found = set(re.findall(r'params\.(?:section|checked)\(f?"([a-z_]+)', src))
+    found |= set(re.findall(r'params\.load\(\)\.get\("([a-z_]+)"\)', src))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(STAGES))
+def test_each_stage_declares_exactly_the_params_it_reads(name):
+    """No param a stage does not read (a training stage used to list prepare.split.by only to write it as a
+    label, so changing the split rule's name reran every model twice), none it reads missing."""
+    body = STAGES[name].get("do", STAGES[name])
+    script = ROOT / re.search(r"python\s+(stages/\S+\.py)", body["cmd"]).group(1)
+    declared = {str(p).split(".")[0] for p in body.get("params", [])}
+    if script.name == "train.py":  # one entry: the model's own block in the section named after the stage
+        assert [str(p) for p in body["params"]] == [f"{name}.${{key}}"], body["params"]
+        assert f'"{name}"' in script.read_text(), f"stages/train.py does not look models up under {name}"
+        return
+    assert declared == sections_read(script), f"{name}: declares {sorted(declared)}, reads {sorted(sections_read(script))}"
+
+
+def test_feature_stages_depend_on_their_own_manifest_only():
+    """New photos rerun no voice feature, new clips no face stage: each reads one manifest, whose md5 column
+    covers the bytes of every file it lists."""
+    deps = {name: [d for d in STAGES[name].get("do", STAGES[name])["deps"] if str(d).startswith("data/")]
+            for name in ("features", "faces")}
+    assert deps == {"features": ["data/manifests/voices.csv"], "faces": ["data/manifests/faces.csv"]}

@@ -2,7 +2,7 @@
 ``dvc repro`` rebuilds the same bytes.
 
 The first tests cover the pieces: ``ArrayStore`` writes ``<name>.partial`` and renames on ``close``;
-``facevoice.stage.atomic_dir`` / ``atomic_file`` build under a temporary name; a stage run under DVC dies with the
+``facevoice.atomic.atomic_dir`` / ``atomic_file`` build under a temporary name; a stage run under DVC dies with the
 process that ran it. The DVC test (slow, ~1 min), on the tiny profile in a temporary copy of the repository,
 SIGKILLs ``features@mfcc`` while its workers are busy: the stage process, the ``dvc`` process (with bash and with
 dash as DVC's ``$SHELL``), or the whole process group. It checks that no process of the run is left after 5 s
@@ -24,7 +24,7 @@ import yaml
 from helpers import ROOT, copy_repo, ran, sh
 from proctree import descendants, identities, kill_left, maps, table, wait_gone
 
-from facevoice.stage import atomic_dir, atomic_file
+from facevoice.atomic import atomic_dir, atomic_file
 from facevoice.store import ArrayStore
 
 BIN = Path(sys.executable).parent

@@ -44,7 +44,7 @@ def go(name, spec, d):
 
 def test_dense_classifier_learns_separable_blobs(dirs):
     info = go("toy_clf", {"feature": "toy", "task": "person", "builder": "dense_classifier",
-                          "args": {"hidden": [32]}, "train": TRAIN}, dirs)
+                          "args": {"hidden": [32]}, "fit": TRAIN}, dirs)
     assert info["accuracy"] >= 0.95 and info["n_classes"] == 4 and info["n_test"] == 48
     assert (dirs["metrics"] / "toy_clf.json").exists() and (dirs["plots"] / "toy_clf/confusion.csv").exists()
     confusion = pd.read_csv(dirs["plots"] / "toy_clf/confusion.csv")
@@ -53,7 +53,7 @@ def test_dense_classifier_learns_separable_blobs(dirs):
 
 def test_gender_task_uses_the_gender_column(dirs):
     info = go("toy_gender", {"feature": "toy", "task": "gender", "builder": "dense_classifier",
-                             "args": {"hidden": [16]}, "train": TRAIN}, dirs)
+                             "args": {"hidden": [16]}, "fit": TRAIN}, dirs)
     assert info["n_classes"] == 2 and info["accuracy"] >= 0.9 and "roc_auc" in info
 
 
@@ -61,17 +61,17 @@ def test_autoencoder_then_encoder_classifier_starts_from_its_weights(dirs):
     import keras
 
     ae = go("toy_ae", {"feature": "toy", "task": "reconstruct", "builder": "dense_ae",
-                       "args": {"hidden": [32], "code": 8}, "train": {**TRAIN, "epochs": 80}}, dirs)
+                       "args": {"hidden": [32], "code": 8}, "fit": {**TRAIN, "epochs": 80}}, dirs)
     assert ae["test_mse"] < 0.5  # inputs are standardised: predicting the mean would give ~1.0
     assert (dirs["plots"] / "toy_ae/reconstructions.png").exists()
     pre = keras.models.load_model(dirs["models"] / "toy_ae.keras", safe_mode=True)
     clf_spec = {"feature": "toy", "task": "person", "builder": "encoder_classifier", "init_from": "toy_ae",
-                "args": {"head": [16]}, "train": {**TRAIN, "epochs": 1, "freeze_epochs": 1}}
+                "args": {"head": [16]}, "fit": {**TRAIN, "epochs": 1, "freeze_epochs": 1}}
     x, _ = blobs()
     built = models.get("encoder_classifier")((20,), 4, x, pretrained=pre, head=[16])
     for a, b in zip(built.get_layer("encoder").get_weights(), pre.get_layer("encoder").get_weights()):
         np.testing.assert_array_equal(a, b)
-    clf = go("toy_ae_clf", {**clf_spec, "train": {**TRAIN, "freeze_epochs": 10}}, dirs)
+    clf = go("toy_ae_clf", {**clf_spec, "fit": {**TRAIN, "freeze_epochs": 10}}, dirs)
     assert clf["accuracy"] >= 0.95 and clf["init_from"] == "toy_ae"
 
 
@@ -80,7 +80,7 @@ def test_unknown_builder_and_missing_init_are_params_errors(dirs):
         models.get("resnet9000")
     with pytest.raises(ParamsError, match="init_from"):
         go("bad", {"feature": "toy", "task": "person", "builder": "encoder_classifier", "init_from": "nope",
-                   "train": TRAIN}, dirs)
+                   "fit": TRAIN}, dirs)
 
 
 def test_clip_accuracy_averages_chunk_scores_per_clip():
@@ -140,7 +140,7 @@ def test_a_model_the_corpus_cannot_serve_is_skipped_with_its_reason(dirs):
     """One class in training, or no test person seen in training (open-set split): the stage succeeds and
     writes {"skipped": reason} plus placeholders for every output DVC declares."""
     one = go("toy_lang", {"feature": "toy", "task": "language", "builder": "dense_classifier",
-                          "args": {"hidden": [8]}, "train": TRAIN}, dirs)
+                          "args": {"hidden": [8]}, "fit": TRAIN}, dirs)
     assert "one language only (en)" in one["skipped"]
     for out in ("models/toy_lang.keras", "models/toy_lang.json", "plots/toy_lang/confusion.csv"):
         assert (dirs[out.split("/")[0]].parent / out).exists(), out
@@ -151,10 +151,10 @@ def test_a_model_the_corpus_cannot_serve_is_skipped_with_its_reason(dirs):
     toy_feature(open_set / "toy", x, split, person=[f"p{v}" for v in y], gender="male", language="en")
     d = {**dirs, "features": open_set}
     info = go("toy_person", {"feature": "toy", "task": "person", "builder": "dense_classifier",
-                             "args": {"hidden": [8]}, "train": TRAIN}, d)
+                             "args": {"hidden": [8]}, "fit": TRAIN}, d)
     assert "closed-set person classifier" in info["skipped"]
     after = go("toy_after", {"feature": "toy", "task": "person", "builder": "encoder_classifier",
-                             "init_from": "toy_person", "train": TRAIN}, d)
+                             "init_from": "toy_person", "fit": TRAIN}, d)
     assert "toy_person, which toy_after starts from, was skipped" in after["skipped"]
 
 
@@ -197,12 +197,12 @@ def test_balance_weight_weighs_classes_equally_and_keeps_every_row(dirs):
     w = class_weights(np.array([0] * 30 + [1] * 10))
     assert w == {0: pytest.approx(40 / 60), 1: pytest.approx(2.0)} and 30 * w[0] == pytest.approx(10 * w[1])
     info = go("toy_weighted", {"feature": "toy", "task": "gender", "builder": "dense_classifier", "balance": "weight",
-                               "args": {"hidden": [16]}, "train": TRAIN}, dirs)
+                               "args": {"hidden": [16]}, "fit": TRAIN}, dirs)
     assert info["accuracy"] >= 0.9 and "n_train_before_balance" not in info  # no row dropped
-    with pytest.raises(ParamsError, match="'baselines.toy_svm.balance': weight is for Keras models"):
+    with pytest.raises(ParamsError, match="'baseline.toy_svm.balance': weight is for Keras models"):
         run("toy_svm", {"feature": "toy", "task": "gender", "builder": "linear_svm", "balance": "weight", "args": {}},
             features_root=dirs["features"], models_dir=dirs["models"], metrics_dir=dirs["metrics"],
-            plots_dir=dirs["plots"], section="baselines.toy_svm")
+            plots_dir=dirs["plots"], section="baseline.toy_svm")
 
 
 def test_an_unknown_pool_is_a_one_line_error_in_every_builder_that_pools():

@@ -44,7 +44,7 @@ def fake_features(root: Path, n_people=12, photos=6, clips=6, seed=0):
 
 SPEC = {"face": {"feature": "faces"}, "voices": {"mfcc": {"feature": "mfcc", "store": "x"}},
         "pairing": "identity", "per_person": {"train": 10, "val": 4, "test": 4}, "seed": 1,
-        "verify": {"split_by": "person", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 2}}
+        "verify_split": {"by": "person", "ratios": {"train": 0.5, "val": 0.25, "test": 0.25}, "seed": 2}}
 
 
 def test_pairs_match_identity_and_split(tmp_path):
@@ -88,9 +88,9 @@ def test_siamese_verifies_unseen_people(tmp_path):
     fake_features(tmp_path / "features", n_people=32)
     pairs_mod.build(SPEC, tmp_path / "features", tmp_path / "pairs")
     spec = {"voice_store": "mfcc", "embedding": 8, "pairs_train": 1500, "pairs_val": 200, "pairs_test": 400,
-            "face_branch": {"builder": "image_cnn", "args": {"filters": [4], "dense": [16], "l2": 0.0}},
+            "face_branch": {"builder": "image_cnn", "args": {"filters": [4], "head": [16], "l2": 0.0}},
             "voice_branch": {"builder": "dense_classifier", "args": {"hidden": [16]}},
-            "train": {"epochs": 30, "batch_size": 64, "lr": 0.003, "patience": 6, "seed": 0, "verbose": 0}}
+            "fit": {"epochs": 30, "batch_size": 64, "lr": 0.003, "patience": 6, "seed": 0, "verbose": 0}}
     info = run("siam", spec, pairs_dir=tmp_path / "pairs", models_dir=tmp_path / "models",
                metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots")
     assert info["open_set"] and info["test_people_seen_in_training"] == 0

@@ -61,7 +61,7 @@ BAD_FEATURES = [  # (section, edit, the one-line message expected)
     ("mfcc", {"n_fft": -512}, "params.yaml: 'features.mfcc.n_fft' must be >= 1, got -512"),
     ("mfcc", {"n_mfcc": 129}, "'features.mfcc.n_mfcc' must be <= 128"),
     ("mfcc", {"n_mfcc": True}, "'features.mfcc.n_mfcc' must be an integer"),
-    ("mfcc", {"hop_length": 0}, "'features.mfcc.hop_length' must be >= 1"),
+    ("mfcc", {"hop": 0}, "'features.mfcc.hop' must be >= 1"),
     ("mfcc", {"stats": ["mean", "median"]}, ("'features.mfcc.stats' must be a non-empty list of distinct values from "
                                              "mean, std")),
     ("mfcc", {"stats": []}, "'features.mfcc.stats'"),
@@ -73,8 +73,8 @@ BAD_FEATURES = [  # (section, edit, the one-line message expected)
     ("mfcc", {"trim_db": "loud"}, "'features.mfcc.trim_db' must be a number"),
     ("mfcc", {"workers": -1}, "'features.mfcc.workers' must be >= 0"),
     ("mfcc", {"min_duration": -1}, "'features.mfcc.min_duration' must be >= 0"),
-    ("mfcc", {"hop": 160}, ("unknown key(s) hop in 'features.mfcc' (known: kind, sr, trim_db, min_duration, workers, "
-                            "n_mfcc, n_fft, hop_length, stats, seq_frames)")),
+    ("mfcc", {"hop_length": 160}, ("unknown key(s) hop_length in 'features.mfcc' (known: kind, sr, trim_db, min_duration, workers, "
+                            "n_mfcc, n_fft, hop, stats, seq_frames)")),
     ("mfcc", {"kind": "mfccs"}, ("'features.mfcc.kind' must be one of logspec, mel6s, mel_chunks, mfcc, raw, "
                                  "shortterm; got 'mfccs'")),
     ("mel_chunks", {"chunk": 0}, "'features.mel_chunks.chunk' must be > 0, got 0"),
@@ -240,8 +240,8 @@ def test_a_faces_stage_that_rejects_every_photo_fails_and_an_empty_one_is_skippe
     (("pairing",), "both", r"'pairs.pairing' must be one of identity, chimeric; got 'both'"),
     (("per_person", "train"), "ten", r"'pairs.per_person.train' must be an integer, got 'ten'"),
     (("per_person", "later"), 3, r"unknown key\(s\) later in 'pairs.per_person'"),
-    (("verify", "ratios", "val"), 2, r"'pairs.verify.ratios.val' must be <= 1, got 2"),
-    (("verify", "split_by"), "clip", r"'pairs.verify.split_by' must be one of person, recording"),
+    (("verify_split", "ratios", "val"), 2, r"'pairs.verify_split.ratios.val' must be <= 1, got 2"),
+    (("verify_split", "by"), "clip", r"'pairs.verify_split.by' must be one of person, recording"),
     (("face", "feature"), None, r"'pairs.face.feature' must be a non-empty string, got None"),
     (("voices", "spec", "sotre"), "x", r"unknown key\(s\) sotre in 'pairs.voices.spec' \(known: feature, store\)"),
     (("seed",), -1, r"'pairs.seed' must be >= 0"),

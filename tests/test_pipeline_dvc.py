@@ -57,7 +57,7 @@ def test_a_training_param_reruns_only_its_stage(repo):
     d, _ = repo
     sh("git add -A && git commit -qm repro", d)
     params = yaml.safe_load((d / "params.yaml").read_text())
-    params["finetuned"]["mfcc_ae_clf"]["train"]["lr"] *= 0.5
+    params["finetune"]["mfcc_ae_clf"]["fit"]["lr"] *= 0.5
     (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = sh(f"dvc repro {TARGETS}", d).stdout
     assert ran(out) == {"finetune@mfcc_ae_clf"}, out
@@ -69,16 +69,16 @@ def test_two_experiments_and_metrics_diff_show_the_change(repo):
     sh(f"dvc repro {TARGETS}", d)
     sh("git add -A && git commit -qm base || true", d)
     for head in (8, 4):
-        sh(f"dvc exp run finetune@mfcc_ae_clf -n head{head} -S finetuned.mfcc_ae_clf.args.head=[{head}] "
-           "-S finetuned.mfcc_ae_clf.train.epochs=2 -S finetuned.mfcc_ae_clf.train.freeze_epochs=1", d)
+        sh(f"dvc exp run finetune@mfcc_ae_clf -n head{head} -S finetune.mfcc_ae_clf.args.head=[{head}] "
+           "-S finetune.mfcc_ae_clf.fit.epochs=2 -S finetune.mfcc_ae_clf.fit.freeze_epochs=1", d)
     diff = json.loads(sh("dvc metrics diff --json", d).stdout)
     assert "metrics/mfcc_ae_clf.json" in diff, diff
     params_diff = json.loads(sh("dvc params diff --json", d).stdout)
-    assert "finetuned.mfcc_ae_clf.train.epochs" in params_diff["params.yaml"]
+    assert "finetune.mfcc_ae_clf.fit.epochs" in params_diff["params.yaml"]
     shown = sh("dvc exp show --csv --no-pager", d).stdout
     assert "head8" in shown and "head4" in shown, shown
     diff2 = json.loads(sh("dvc exp diff head8 head4 --json", d).stdout)
-    assert "finetuned.mfcc_ae_clf.args.head" in json.dumps(diff2), diff2
+    assert "finetune.mfcc_ae_clf.args.head" in json.dumps(diff2), diff2
 
 
 def test_a_queued_grid_runs_every_combination(repo):
@@ -88,8 +88,8 @@ def test_a_queued_grid_runs_every_combination(repo):
 
     d, _ = repo
     sh("git checkout -- params.yaml dvc.lock && dvc checkout -q", d, check=False)
-    sh("dvc exp run finetune@mfcc_ae_clf --queue -S 'finetuned.mfcc_ae_clf.args.head=[6],[3]' "
-       "-S finetuned.mfcc_ae_clf.train.epochs=2 -S finetuned.mfcc_ae_clf.train.freeze_epochs=1", d)
+    sh("dvc exp run finetune@mfcc_ae_clf --queue -S 'finetune.mfcc_ae_clf.args.head=[6],[3]' "
+       "-S finetune.mfcc_ae_clf.fit.epochs=2 -S finetune.mfcc_ae_clf.fit.freeze_epochs=1", d)
     assert sh("dvc queue status", d).stdout.count("Queued") == 2
     sh("dvc queue start -j 1", d)
     deadline = time.time() + 900
@@ -103,7 +103,7 @@ def test_a_queued_grid_runs_every_combination(repo):
     sh("dvc queue stop", d, check=False)
     assert status.count("Success") == 2, status
     rows = pd.read_csv(__import__("io").StringIO(sh("dvc exp show --csv --no-pager", d).stdout))
-    grid = rows[rows["finetuned.mfcc_ae_clf.args.head"].astype(str).isin(["[6]", "[3]"])]
+    grid = rows[rows["finetune.mfcc_ae_clf.args.head"].astype(str).isin(["[6]", "[3]"])]
     accuracy = next(c for c in ("metrics/mfcc_ae_clf.json:accuracy", "accuracy") if c in rows.columns)
     assert len(grid) == 2 and grid[accuracy].notna().all(), grid.to_string()
 

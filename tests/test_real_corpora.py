@@ -18,14 +18,14 @@ from conftest import shared_dataset
 from helpers import ROOT, copy_repo, ran, sh
 
 pytestmark = pytest.mark.slow
-MODEL_GROUPS = ("autoencoders", "models", "finetuned", "baselines", "fusion", "verify")
+MODEL_GROUPS = ("pretrain", "train", "finetune", "baseline", "fusion", "verify")
 
 
 def quick(params: dict, epochs: int = 2) -> dict:
     """The small real-data profile: every model trains at most ``epochs`` epochs; fewer verification pairs."""
     for group in (*MODEL_GROUPS, "per_language"):
         for spec in (params.get(group) or {}).values():
-            tp = spec.get("train")
+            tp = spec.get("fit")
             if tp:
                 tp["epochs"] = min(tp["epochs"], epochs)
                 tp["patience"] = min(tp.get("patience", 2), 2)

@@ -76,7 +76,7 @@ def test_model_cards_say_data_split_params_and_metrics(tmp_path):
     (tmp_path / "models").mkdir()
     meta = {"model": "toy_clf", "task": "person", "feature": "mfcc", "n_train": 40, "n_test": 10, "n_classes": 4,
             "accuracy": 0.9, "split_rule": "by recording (decided once in prepare)",
-            "params": {"builder": "dense_classifier", "train": {"epochs": 3}}, "classes": ["a", "b", "c", "d"]}
+            "params": {"builder": "dense_classifier", "fit": {"epochs": 3}}, "classes": ["a", "b", "c", "d"]}
     (tmp_path / "models/toy_clf.json").write_text(json.dumps(meta))
     [card] = write_model_cards(tmp_path / "models", tmp_path / "cards")
     text = card.read_text()

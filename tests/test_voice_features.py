@@ -148,7 +148,7 @@ def test_train_run_fits_norm_and_baseline_scaler_on_train_rows_only(tmp_path):
     np.testing.assert_allclose(scaler.data_min_, train.min(axis=0))
     run("cnn", {"feature": "toy", "task": "gender", "builder": "cnn_classifier",
                 "args": {"filters": [4], "head": [], "norm": "minmax"},
-                "train": {"epochs": 1, "batch_size": 16, "seed": 1, "verbose": 0}}, **dirs)
+                "fit": {"epochs": 1, "batch_size": 16, "seed": 1, "verbose": 0}}, **dirs)
     norm = keras.models.load_model(tmp_path / "models" / "cnn.keras").get_layer("norm")
     lo = x[split == "train"].min(axis=(0, 2, 3))
     np.testing.assert_allclose(np.ravel(keras.ops.convert_to_numpy(norm.mean)), lo, rtol=1e-5)
@@ -265,7 +265,7 @@ def test_per_language_trains_a_model_for_each_language_and_keeps_the_one_it_cann
     toy_feature(tmp_path / "features" / "toy", x, split, gender=gender, language=langs,
                 person=[f"p{i % 8}" for i in range(n)])
     spec = {"feature": "toy", "task": "gender", "languages": "all", "builder": "dense_classifier",
-            "args": {"hidden": [8]}, "train": {"epochs": 40, "batch_size": 8, "lr": 0.01, "seed": 0, "verbose": 0}}
+            "args": {"hidden": [8]}, "fit": {"epochs": 40, "batch_size": 8, "lr": 0.01, "seed": 0, "verbose": 0}}
     info = run_per_language("gpl", spec, features_root=tmp_path / "features", models_dir=tmp_path / "models",
                             metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots")
     assert info["languages_trained"] == ["en", "fr"] and "de" in info["languages_skipped"]
@@ -287,7 +287,7 @@ def test_a_feature_worker_never_imports_librosa_or_pandas(tmp_path):
     clip = tone(tmp_path / "a.wav", 1.5, sr=22050)
     code = ("import sys, json; from facevoice.audio.features import compute; "
             f"out, reason = compute(('mfcc', {str(clip)!r}, {{'sr': 16000, 'n_mfcc': 40, 'n_fft': 512, "
-            "'hop_length': 160, 'trim_db': 30}));"
+            "'hop': 160, 'trim_db': 30}));"
             "print(json.dumps([reason, out[0]['x'].tolist(), 'librosa' in sys.modules, 'pandas' in sys.modules]))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     import json

@@ -53,7 +53,7 @@ def cmd_identify(args) -> int:
 
 def cmd_verify(args) -> int:
     a, b = split_sample(args.a), split_sample(args.b)
-    score, threshold, source = decide(Models(args.models), args.verifier, a, b)
+    score, threshold, source = decide(Models(args.models), args.verifier, a, b, args.metrics)
     print(f"{'same person' if score >= threshold else 'different people'}\tscore {score:.3f}\tthreshold "
           f"{threshold:.3f} ({source})")
     return 0
@@ -70,6 +70,8 @@ def cmd_enroll(args) -> int:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="facevoice", description=__doc__.split("\n\n")[0])
     ap.add_argument("--models", type=Path, default=Path("models"), help="folder of trained models (default: models)")
+    ap.add_argument("--metrics", type=Path, default=Path("metrics"),
+                    help="folder of the run's metrics, where verify's thresholds come from (default: metrics)")
     ap.add_argument("--verifier", default="siamese", help="siamese model for verify/enroll (default: siamese)")
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("identify", help="who is this? top-k people with scores")

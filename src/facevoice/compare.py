@@ -45,8 +45,7 @@ def compare_single(models_dir: Path, spec: dict, x_test: list, labels: np.ndarra
     return out
 
 
-def compare_on_pairs(models_dir: Path = Path("models"), pairs_dir: Path = Path("data/features/pairs"),
-                     split: str = "test") -> dict:
+def compare_on_pairs(models_dir: Path, pairs_dir: Path, split: str = "test") -> dict:
     from .store import load_feature, load_store
     from .skip import reason_of
 

@@ -141,7 +141,7 @@ def write_confusion(plot_dir: str | Path, y_true: np.ndarray, y_pred: np.ndarray
 def write_metrics(path: str | Path, metrics: dict) -> None:
     """The one metrics writer: sorted JSON, written under a temporary name and renamed (a killed stage never
     leaves a half-written metrics file)."""
-    from .stage import atomic_file
+    from .atomic import atomic_file
 
     with atomic_file(path) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

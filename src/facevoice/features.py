@@ -81,5 +81,5 @@ def build(name: str, params: dict, manifest: str | Path, out_dir: str | Path, wo
                              f"check params.yaml 'features.{name}' and the source")
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     public = {k: v for k, v in params.items() if not k.startswith("_")}
-    (out / "params.json").write_text(json.dumps({**public, "kind": kind}, indent=2))  # to recompute it (CLI)
+    (out / "params.json").write_text(json.dumps({"kind": kind, **{k: v for k, v in public.items() if k != "kind"}}, indent=2))  # to recompute it (CLI)
     return summary

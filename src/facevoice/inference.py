@@ -153,8 +153,7 @@ class Verifier:
         return out
 
     def score(self, a: dict, b: dict) -> tuple[float, float, str]:
-        if set(a) != set(b):
-            raise InputError(",".join(b.values()), "both samples must hold the same kinds (photo, clip or both)")
+        """(siamese score, its validation EER threshold, variant) of two samples holding the same kinds."""
         v = self.variant(a)
         s = float(self.model(v).predict(self.inputs(a, v) + self.inputs(b, v), verbose=0).ravel()[0])
         return s, self.threshold(v), v
@@ -169,7 +168,7 @@ class Verifier:
 LFW_DLIB_THRESHOLD = 0.912
 
 
-def photo_threshold(metrics_dir: Path = Path("metrics")) -> tuple[float, str]:
+def photo_threshold(metrics_dir: Path) -> tuple[float, str]:
     """(threshold, where it came from) for "same person?" on the cosine of two dlib descriptors: this run's LFW
     pairs protocol EER threshold when the stage ran, else the one measured on lfw_dev's pairs (real photos; a
     threshold fitted on a synthetic corpus's drawn faces would not transfer to photos)."""
@@ -181,7 +180,7 @@ def photo_threshold(metrics_dir: Path = Path("metrics")) -> tuple[float, str]:
     return LFW_DLIB_THRESHOLD, "dlib's threshold on LFW's pairs protocol, measured on lfw_dev"
 
 
-def voice_threshold(verifier: str, metrics_dir: Path = Path("metrics")) -> tuple[float | None, str | None]:
+def voice_threshold(verifier: str, metrics_dir: Path) -> tuple[float | None, str | None]:
     """(threshold, where it came from) for the cosine of two clips' embeddings by ``verifier``'s voice tower: the
     speaker trials' EER threshold, when that stage scored this tower (``siamese_voice``), else (None, None)."""
     path = metrics_dir / "speaker_trials.json"
@@ -197,7 +196,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
 
 
-def decide(models: Models, verifier: str, a: dict, b: dict) -> tuple[float, float, str]:
+def decide(models: Models, verifier: str, a: dict, b: dict, metrics_dir: Path) -> tuple[float, float, str]:
     """(score, threshold, where the threshold came from) for "are samples a and b the same person?".
 
     Two photos: cosine of dlib's descriptors against dlib's EER threshold (LFW protocol or this corpus's test
@@ -206,10 +205,10 @@ def decide(models: Models, verifier: str, a: dict, b: dict) -> tuple[float, floa
     if set(a) != set(b):
         raise InputError(",".join(b.values()), "both samples must hold the same kinds (photo, clip or both)")
     if set(a) == {"face"}:
-        threshold, source = photo_threshold()
+        threshold, source = photo_threshold(metrics_dir)
         return _cosine(dlib_embedding(a["face"]), dlib_embedding(b["face"])), threshold, source
     if set(a) == {"voice"}:
-        threshold, source = voice_threshold(verifier)
+        threshold, source = voice_threshold(verifier, metrics_dir)
         if threshold is not None:
             v = Verifier(models, verifier)
             return _cosine(v.embed(a, "voice_only"), v.embed(b, "voice_only")), threshold, source

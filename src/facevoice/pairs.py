@@ -32,7 +32,7 @@ def _first_chunks(index: pd.DataFrame) -> pd.DataFrame:
     return index[index["chunk"].astype(int) == 0].set_index("path")
 
 
-KEYS = ("face", "face_embed", "voices", "pairing", "per_person", "verify", "seed")
+KEYS = ("face", "face_embed", "voices", "pairing", "per_person", "verify_split", "seed")
 
 
 def _input(p: Checked, key: str) -> None:
@@ -60,9 +60,9 @@ def check(spec: dict, prefix: str = "pairs") -> None:
     per_person.only(SPLITS)
     for split in per_person.data:
         per_person.int(split, min=0)
-    verify = p.sub("verify", {})
-    verify.only(("split_by", "ratios", "seed"))
-    verify.choice("split_by", ["person", "recording"], "person")
+    verify = p.sub("verify_split", {})
+    verify.only(("by", "ratios", "seed"))
+    verify.choice("by", ["person", "recording"], "person")
     ratios = verify.sub("ratios", {"train": 0.6, "val": 0.2, "test": 0.2})
     ratios.only(SPLITS)
     for split in SPLITS:
@@ -171,9 +171,9 @@ def _draw(faces: pd.DataFrame, clips: pd.DataFrame, mapping: dict, spec: dict, r
 
 def _verify_split(index: pd.DataFrame, spec: dict, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The person-level verification split (open-set by default) added to ``index``; (index, people)."""
-    verify = spec.get("verify", {})
+    verify = spec.get("verify_split", {})
     people = pd.DataFrame({"person": sorted(index["person"].unique())}).assign(source_id=lambda d: d["person"])
-    people["verify_split"] = assign_splits(people, verify.get("split_by", "person"),
+    people["verify_split"] = assign_splits(people, verify.get("by", "person"),
                                            verify.get("ratios", {"train": 0.6, "val": 0.2, "test": 0.2}),
                                            int(verify.get("seed", seed))).values
     return index.merge(people[["person", "verify_split"]], on="person", how="left"), people

@@ -23,7 +23,7 @@ def load(path: str | Path = PARAMS_FILE) -> dict:
 
 
 def section(name: str, path: str | Path = PARAMS_FILE) -> dict:
-    """The ``name`` section (dotted names allowed: ``models.mfcc_ae``)."""
+    """The ``name`` section (dotted names allowed: ``pretrain.mfcc_ae``)."""
     node: Any = load(path)
     for part in name.split("."):
         if not isinstance(node, dict) or part not in node:

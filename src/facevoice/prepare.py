@@ -9,7 +9,8 @@ decoder raises on a cut JPEG/PNG/GIF where ``cv2.imread`` fills the rest grey), 
 than 16 pixels; clips when ``audio.loader.decode`` rejects them (empty, truncated, undecodable, NaN,
 silent: peak or active level below ``silence_dbfs``) or shorter than ``min_duration``. When both
 modalities list the same root, a file both listings reject (an unknown extension) is reported once, in
-the voices rejects.
+the voices rejects. Every kept row carries ``md5``, the digest of the file later stages read, so a stage that
+depends on its manifest alone (``faces`` on faces.csv, ``features@*`` on voices.csv) reruns when a file changes.
 """
 from __future__ import annotations
 
@@ -62,7 +63,8 @@ def check_photo(path: str) -> dict:
 
 def check_clip(path: str, wav_dir: str, min_duration: float, silence_dbfs: float | None = SILENCE_DBFS) -> dict:
     """Decode the clip (rejecting bad ones); mp3 (and m4a, aac, opus, webm) becomes a 16-bit wav in
-    ``wav_dir`` (as the seeds did), so feature stages never run a compressed decoder again."""
+    ``wav_dir`` (as ``../shared/seeds/004_e464c6077248cab8.txt`` converted Common Voice's mp3s), so feature stages
+    never run a compressed decoder again."""
     import soundfile as sf
 
     from .audio.loader import decode
@@ -81,11 +83,21 @@ def check_clip(path: str, wav_dir: str, min_duration: float, silence_dbfs: float
     return out
 
 
+def file_md5(path: str | Path) -> str:
+    """The content digest the manifest records for each kept file (the photo, or the clip the features read: its
+    wav copy when converted), so a stage that depends on the manifest reruns when a file's bytes change."""
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _checked(args):
     kind, path, wav_dir, min_duration, silence_dbfs = args
     try:
         info = check_photo(path) if kind == "faces" else check_clip(path, wav_dir, min_duration, silence_dbfs)
-        return path, info, None
+        return path, {**info, "md5": file_md5(info.get("path", path))}, None
     except InputError as exc:
         return path, None, exc.reason
 

@@ -23,9 +23,9 @@ def _table(df: pd.DataFrame) -> str:
                       classes="t")
 
 
-def corpus_section(manifests: Path) -> str:
+def corpus_section(manifests: Path, metrics_dir: Path) -> str:
     parts = ["<h2>Corpus</h2>"]
-    corpus = Path("metrics/corpus.json")
+    corpus = metrics_dir / "corpus.json"
     if corpus.exists():
         c = json.loads(corpus.read_text())
         rows = [{"modality": m, **{k: v for k, v in c[m].items()}} for m in ("faces", "voices") if m in c]
@@ -214,13 +214,12 @@ def write_model_cards(models_dir: Path, out_dir: Path) -> list[Path]:
     return written
 
 
-def build(out: str | Path = "reports/index.html", metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots"),
-          features_dir: Path = Path("data/features"), manifests: Path = Path("data/manifests"),
-          seeds: Path = Path("docs/seed_results.csv"), models_dir: Path | None = Path("models")) -> Path:
+def build(out: Path, *, metrics_dir: Path, plots_dir: Path, features_dir: Path, manifests: Path, seeds: Path,
+          models_dir: Path | None = None) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sections = [
-        corpus_section(manifests),
+        corpus_section(manifests, metrics_dir),
         models_section(metrics_dir, seeds),
         images_section("Sample faces with their key points", sorted((features_dir / "faces" / "samples").glob("*.png"))[:8], 260),
         images_section("Mel-spectrogram images", sorted((features_dir / "mel_chunks" / "png").rglob("*.png"))[:8], 200),

@@ -1,15 +1,14 @@
-"""One fit loop for every Keras model, and ``run`` which trains one ``params.yaml`` model end to end.
+"""``run`` trains one ``params.yaml`` model end to end, in steps: load -> build -> fit -> evaluate -> save.
 
-``run`` loads the model's feature, keeps the rows its task can use, encodes labels with the classes
-seen in training, builds the model from the registry (starting from ``init_from`` when given),
-fits it (seeded, early stopping, dvclive curves, optional frozen-encoder phase), evaluates it on
-the test split and writes ``models/<name>.keras``, ``models/<name>.json``, ``metrics/<name>.json`` and
-``plots/<name>/``.
+``load`` reads the model's feature rows its task can use and their split; a ``Kind`` (Keras classifier,
+autoencoder, scikit-learn, fusion) builds the model from the registry (starting from ``init_from`` or the
+fusion branches when given), fits it (``fitting.fit`` for Keras: seeded, early stopping, dvclive curves,
+optional frozen-encoder phase) and scores the test rows; ``save`` writes ``models/<name>.keras|.joblib``,
+``models/<name>.json``, ``metrics/<name>.json`` and ``plots/<name>/``.
 """
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,48 +21,8 @@ from .skip import Skip
 from .split import SPLITS
 
 TASKS = ("reconstruct", "person", "gender", "language")
-
-
-def seed_everything(seed: int) -> None:
-    import keras
-
-    os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    keras.utils.set_random_seed(seed)
-
-
-def fit(model, x_train, y_train, x_val, y_val, tp: Checked, loss: str, metrics: list, live_dir: Path | None,
-        freeze: str | list[str] | None = None, class_weight: dict | None = None):
-    """Compile and fit; with ``freeze`` (layer names) and ``freeze_epochs`` > 0, first train with them frozen;
-    ``class_weight``: {class index: loss weight} (``balance: weight``)."""
-    import keras
-
-    epochs = tp.int("epochs", min=1)
-    freeze_epochs = tp.int("freeze_epochs", 0, min=0) if freeze else 0
-    callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=tp.int("patience", 10, min=1),
-                                               restore_best_weights=True)]
-    if live_dir is not None:
-        from dvclive import Live
-        from dvclive.keras import DVCLiveCallback
-
-        live = Live(str(live_dir), save_dvc_exp=False, dvcyaml=None, report=None)
-        callbacks.append(DVCLiveCallback(live=live))
-    kwargs = dict(batch_size=tp.int("batch_size", 32, min=1), validation_data=(x_val, y_val),
-                  callbacks=callbacks, verbose=tp.int("verbose", 2, min=0, max=2), shuffle=True,
-                  class_weight=class_weight)
-    lr = tp.float("lr", 1e-3, min=0)
-    history = {}
-    phases = [(True, freeze_epochs, lr)] if freeze_epochs else []
-    phases.append((False, epochs, lr * (tp.float("finetune_lr_scale", 0.1, min=0) if freeze_epochs else 1.0)))
-    for frozen, n, rate in phases:
-        for layer in ([freeze] if isinstance(freeze, str) else freeze or []):
-            model.get_layer(layer).trainable = not frozen
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=rate), loss=loss, metrics=metrics)
-        h = model.fit(x_train, y_train, epochs=n, **kwargs)
-        for k, v in h.history.items():
-            history.setdefault(k, []).extend(v)
-    if live_dir is not None:
-        live.end()
-    return history
+MODEL_KEYS = ("feature", "task", "builder", "args", "fit", "store", "balance", "languages", "init_from", "loss",
+              "init_branches", "face_model", "voice_model")
 
 
 BALANCE = ("none", "random", "one_sided", "weight")
@@ -171,16 +130,16 @@ def clip_accuracy(paths: np.ndarray, y: np.ndarray, probs: np.ndarray) -> dict:
 
 @dataclass(frozen=True)
 class Dirs:
-    """Where a model's inputs and outputs live (the stage passes DVC's paths)."""
-    features: Path = Path("data/features")
-    models: Path = Path("models")
-    metrics: Path = Path("metrics")
-    plots: Path = Path("plots")
+    """Where a model's inputs and outputs live (the stage passes dvc.yaml's paths)."""
+    features: Path
+    models: Path
+    metrics: Path
+    plots: Path
 
 
-def run(name: str, spec: dict, features_root: Path = Path("data/features"), models_dir: Path = Path("models"),
-        metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots"), section: str | None = None) -> dict:
-    """Train one model of params.yaml (``section`` names it in errors, e.g. ``finetuned.mel_ae_clf``).
+def run(name: str, spec: dict, *, features_root: Path, models_dir: Path, metrics_dir: Path, plots_dir: Path,
+        section: str | None = None) -> dict:
+    """Train one model of params.yaml (``section`` names it in errors, e.g. ``finetune.mel_ae_clf``).
 
     Model spec keys beyond the builder's: ``store`` (feature store, default x), ``languages`` (keep only these
     languages' rows), ``balance`` (none | random | one_sided undersampling of the training rows | weight: class weights),
@@ -190,7 +149,7 @@ def run(name: str, spec: dict, features_root: Path = Path("data/features"), mode
     metrics file says ``skipped`` with the reason and placeholders stand in for its outputs."""
     dirs = Dirs(Path(features_root), Path(models_dir), Path(metrics_dir), Path(plots_dir))
     try:
-        return train_model(name, spec, dirs, section or f"models.{name}")
+        return train_model(name, spec, dirs, section or name)
     except Skip as why:
         return skip_model(name, spec, str(why), dirs)
 
@@ -211,9 +170,40 @@ def skip_model(name: str, spec: dict, reason: str, dirs: Dirs) -> dict:
         None if task == "reconstruct" else "actual,predicted\n")
     write_placeholders(reason, files, [] if sklearn else [plot / "live" / "plots" / "metrics"])
     info = {"model": name, "task": task, "feature": spec.get("feature"), "builder": spec.get("builder"),
-            "split_rule": spec.get("split_rule", "")}
+            "split_rule": split_rule(None)}
     return write_skipped(reason, info, dirs.metrics / f"{name}.json", dirs.models / f"{name}.json",
                          {"classes": None, "params": spec})
+
+
+def split_rule(index: pd.DataFrame | None) -> str:
+    """How prepare split the rows, read from the rows themselves (so training needs no ``prepare`` param): by
+    person when no person has rows in both train and test (open-set), else by recording (closed-set)."""
+    if index is None or "person" not in index:
+        return ""
+    people = lambda s: set(index.loc[index["split"] == s, "person"].astype(str))  # noqa: E731
+    by = "recording" if people("train") & people("test") else "person"
+    return f"by {by} (decided once in prepare)"
+
+
+@dataclass
+class Job:
+    """One model's training, filled in step by step (``load``, then the ``Kind``'s build, fit and evaluate)."""
+    name: str
+    spec: dict
+    p: Checked
+    dirs: Dirs
+    task: str
+    seed: int
+    balance: str
+    index: pd.DataFrame | None = None
+    x: object = None
+    parts: dict | None = None
+    pretrained: object = None
+    info: dict | None = None
+
+    @property
+    def fp(self) -> Checked:
+        return self.p.sub("fit", {})
 
 
 def read_rows(p: Checked, task: str, languages: list | None, dirs: Dirs):
@@ -297,129 +287,207 @@ def encode_labels(index: pd.DataFrame, task: str, parts: dict, info: dict) -> tu
     return classes, np.array([lookup.get(lab, -1) for lab in labels]), parts
 
 
-def train_model(name: str, spec: dict, dirs: Dirs, section: str) -> dict:
-    """load -> check -> build -> fit -> evaluate -> save; raises Skip when the corpus cannot serve the model."""
+def check_spec(name: str, spec: dict, dirs: Dirs, section: str):
+    """(Job, builder, Kind) after every params check that needs no data."""
     from . import models as registry
 
     p = Checked(spec, section)
+    p.only(MODEL_KEYS)
     task = p.choice("task", TASKS)
-    tp = p.sub("train", {})
-    seed = tp.int("seed", 42)
+    fp = p.sub("fit", {})
     builder = registry.get(p.str("builder"))
-    is_sklearn = getattr(builder, "sklearn", False)
-    if is_sklearn and task == "reconstruct":
+    kind = kind_of(builder, task, p)
+    if getattr(builder, "sklearn", False) and task == "reconstruct":
         raise ParamsError(f"{section}: builder {p.str('builder')} is a classifier; task reconstruct needs a Keras autoencoder")
     balance = p.choice("balance", list(BALANCE), "none")
+    if balance == "weight" and kind.sklearn:
+        raise ParamsError(f"params.yaml: '{section}.balance': weight is for Keras models; use random or one_sided")
     languages = p.get("languages", None)
     if languages is not None and (not isinstance(languages, list) or not languages):
         raise ParamsError(f"params.yaml: '{section}.languages' must be a non-empty list, got {languages!r}")
-    index, x, parts = read_rows(p, task, languages, dirs)
-    upstream_skipped(name, p, dirs)
-    if not is_sklearn:
-        seed_everything(seed)
-    init, pretrained = load_init(name, p, dirs)
-    if not parts["val"].any() and not is_sklearn:
-        parts = carve_val(index, parts, seed)
-    info = {"model": name, "task": task, "feature": p.str("feature"), "builder": p.str("builder"),
-            "init_from": init, "n_train": int(parts["train"].sum()), "n_val": int(parts["val"].sum()),
-            "n_test": int(parts["test"].sum()), "split_rule": spec.get("split_rule", "")}
+    return Job(name, spec, p, dirs, task, fp.int("seed", 42), balance), builder, kind
+
+
+def load(job: Job, kind: "Kind") -> None:
+    """The rows (Skip when the corpus cannot serve the model), the seed, the models it starts from, the split."""
+    from .fitting import seed_everything
+
+    languages = job.p.get("languages", None)
+    job.index, job.x, job.parts = read_rows(job.p, job.task, languages, job.dirs)
+    upstream_skipped(job.name, job.p, job.dirs)
+    if not kind.sklearn:
+        seed_everything(job.seed)
+    init, job.pretrained = load_init(job.name, job.p, job.dirs)
+    if not job.parts["val"].any() and not kind.sklearn:
+        job.parts = carve_val(job.index, job.parts, job.seed)
+    job.info = {"model": job.name, "task": job.task, "feature": job.p.str("feature"), "builder": job.p.str("builder"),
+                "init_from": init, "n_train": int(job.parts["train"].sum()), "n_val": int(job.parts["val"].sum()),
+                "n_test": int(job.parts["test"].sum()), "split_rule": split_rule(job.index)}
     if languages:
-        info["languages"] = [str(lang) for lang in languages]
-    args = dict(p.get("args", {}) or {})
+        job.info["languages"] = [str(lang) for lang in languages]
+
+
+def train_model(name: str, spec: dict, dirs: Dirs, section: str) -> dict:
+    """load -> build -> fit -> evaluate -> save; raises Skip when the corpus cannot serve the model."""
+    job, builder, kind = check_spec(name, spec, dirs, section)
+    load(job, kind)
     dirs.models.mkdir(parents=True, exist_ok=True)
+    model = kind.train(job, builder)
+    return save(job, model, kind)
+
+
+def kind_of(builder, task: str, p: Checked) -> "Kind":
+    """The strategy for this model: autoencoder (task reconstruct), scikit-learn, fusion (a list of stores) or a
+    Keras classifier."""
     if task == "reconstruct":
-        model = fit_autoencoder(builder, x, parts, args, pretrained, p, tp, dirs.plots / name, info)
-    else:
-        model = fit_classifier(builder, index, x, parts, task, balance, seed, args, pretrained, p, tp,
-                               dirs, name, info)
-    return save_model(name, spec, p.str("feature"), model, is_sklearn, info, dirs)
+        return Autoencoder()
+    if getattr(builder, "sklearn", False):
+        return SklearnClassifier()
+    return FusionClassifier() if isinstance(p.get("store", "x"), list) else KerasClassifier()
 
 
-def fit_autoencoder(builder, x, parts, args, pretrained, p: Checked, tp: Checked, plot_dir: Path, info: dict):
-    """Fit an autoencoder on its own normalised input; test MSE and a reconstructions plot."""
-    import keras
+class Kind:
+    """How one kind of model is built, fitted and scored. ``train`` fills ``job.info`` with its test metrics."""
+    sklearn = False
+    suffix = ".keras"
 
-    from .evaluate import write_reconstructions
+    def train(self, job: Job, builder):
+        raise NotImplementedError
 
-    model = builder(shapes(x), 0, take(x, parts["train"]), pretrained=pretrained, **args)
-    target = lambda a: keras.ops.convert_to_numpy(model.get_layer("norm")(a))  # noqa: E731
-    fit(model, x[parts["train"]], target(x[parts["train"]]), x[parts["val"]], target(x[parts["val"]]), tp,
-        loss=p.choice("loss", ["mse", "binary_crossentropy"], "mse"), metrics=[], live_dir=plot_dir / "live")
-    recon = model.predict(x[parts["test"]], verbose=0)
-    originals = target(x[parts["test"]])
-    info.update(test_mse=float(np.mean((recon - originals) ** 2)), classes=None)
-    write_reconstructions(plot_dir / "reconstructions.png", originals, recon)
-    return model
+    def save(self, model, path: Path) -> None:
+        from .fitting import save_model
+
+        save_model(model, path)
 
 
-def fit_classifier(builder, index, x, parts, task, balance, seed, args, pretrained, p: Checked, tp: Checked,
-                   dirs: Dirs, name: str, info: dict):
-    """Encode labels, undersample, fit (scikit-learn or Keras), score the test rows; fills ``info``."""
-    from .evaluate import classification_metrics, write_confusion
+class Autoencoder(Kind):
+    def train(self, job: Job, builder):
+        """Fit on its own normalised input; test MSE and a reconstructions plot."""
+        import keras
 
-    classes, y, parts = encode_labels(index, task, parts, info)
-    is_sklearn = getattr(builder, "sklearn", False)
-    if not parts["val"].any() and not is_sklearn:  # no validation person seen in training (open-set split)
-        parts = carve_val(index, parts, seed)
-        info["n_train"], info["n_val"] = int(parts["train"].sum()), int(parts["val"].sum())
-    if balance == "weight" and is_sklearn:
-        raise ParamsError(f"params.yaml: '{p.prefix}.balance': weight is for Keras models; use random or one_sided")
-    if balance not in ("none", "weight"):
-        kept = undersample(np.flatnonzero(parts["train"]), x, y, balance, seed)
-        parts["train"] = np.zeros(len(index), dtype=bool)
-        parts["train"][kept] = True
-        info.update(balance=balance, n_train_before_balance=info["n_train"], n_train=int(parts["train"].sum()))
-    if is_sklearn:
-        flat = x.reshape(len(x), -1)
-        model = builder(x.shape[1:], len(classes), flat[parts["train"]], pretrained=pretrained, **args)
-        model.fit(flat[parts["train"]], y[parts["train"]])  # the pipeline's scaler sees training rows only
-        probs = _scores(model, flat[parts["test"]], len(classes))
-        info["fitted_on"] = "train"
-    else:
-        model = builder(shapes(x), len(classes), take(x, parts["train"]), pretrained=pretrained, **args)
+        from .evaluate import write_reconstructions
+        from .fitting import fit
+
+        x, parts, plot_dir = job.x, job.parts, job.dirs.plots / job.name
+        model = builder(shapes(x), 0, take(x, parts["train"]), pretrained=job.pretrained, **job.p.get("args", {}) or {})
+        target = lambda a: keras.ops.convert_to_numpy(model.get_layer("norm")(a))  # noqa: E731
+        fit(model, x[parts["train"]], target(x[parts["train"]]), x[parts["val"]], target(x[parts["val"]]), job.fp,
+            loss=job.p.choice("loss", ["mse", "binary_crossentropy"], "mse"), metrics=[], live_dir=plot_dir / "live")
+        recon = model.predict(x[parts["test"]], verbose=0)
+        originals = target(x[parts["test"]])
+        job.info.update(test_mse=float(np.mean((recon - originals) ** 2)), classes=None)
+        write_reconstructions(plot_dir / "reconstructions.png", originals, recon)
+        return model
+
+
+class Classifier(Kind):
+    """Labels -> (optional) undersampling -> build and fit (``fit_predict``) -> test metrics and confusion."""
+
+    def train(self, job: Job, builder):
+        from .evaluate import classification_metrics, write_confusion
+
+        classes, y = self.labels(job)
+        model, probs = self.fit_predict(job, builder, y, len(classes))
+        test = job.parts["test"]
+        job.info.update(classification_metrics(y[test], probs, classes, job.index.loc[test, "source_id"].values))
+        self.extra_metrics(job, y, probs)
+        job.info.update(n_classes=len(classes), n_test=int(test.sum()), classes=classes)
+        write_confusion(job.dirs.plots / job.name, y[test], probs.argmax(axis=1), classes, f"{job.name} ({job.task})")
+        return model
+
+    def labels(self, job: Job) -> tuple[list, np.ndarray]:
+        """Classes seen in training and label ids; validation carved when none is left; undersampling applied."""
+        info = job.info
+        classes, y, job.parts = encode_labels(job.index, job.task, job.parts, info)
+        if not job.parts["val"].any() and not self.sklearn:  # no validation person seen in training (open-set)
+            job.parts = carve_val(job.index, job.parts, job.seed)
+            info["n_train"], info["n_val"] = int(job.parts["train"].sum()), int(job.parts["val"].sum())
+        if job.balance not in ("none", "weight"):
+            kept = undersample(np.flatnonzero(job.parts["train"]), job.x, y, job.balance, job.seed)
+            job.parts["train"] = np.zeros(len(job.index), dtype=bool)
+            job.parts["train"][kept] = True
+            info.update(balance=job.balance, n_train_before_balance=info["n_train"],
+                        n_train=int(job.parts["train"].sum()))
+        return classes, y
+
+    def fit_predict(self, job: Job, builder, y: np.ndarray, n_classes: int):
+        raise NotImplementedError
+
+    def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
+        pass
+
+
+class SklearnClassifier(Classifier):
+    sklearn = True
+    suffix = ".joblib"
+
+    def fit_predict(self, job: Job, builder, y: np.ndarray, n_classes: int):
+        """Fitted on the flattened training rows (the pipeline's scaler sees training rows only)."""
+        flat, train = job.x.reshape(len(job.x), -1), job.parts["train"]
+        model = builder(job.x.shape[1:], n_classes, flat[train], pretrained=job.pretrained, **job.p.get("args", {}) or {})
+        model.fit(flat[train], y[train])
+        job.info["fitted_on"] = "train"
+        return model, _scores(model, flat[job.parts["test"]], n_classes)
+
+    def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
+        KerasClassifier.extra_metrics(self, job, y, probs)
+
+    def save(self, model, path: Path) -> None:
+        import joblib
+
+        joblib.dump(model, path)
+
+
+class KerasClassifier(Classifier):
+    def fit_predict(self, job: Job, builder, y: np.ndarray, n_classes: int):
+        """Fit with ``fitting.fit``; a pretrained encoder (or fusion branches) frozen for ``freeze_epochs``."""
+        from .fitting import fit
+
+        x, parts, pretrained = job.x, job.parts, job.pretrained
+        model = builder(shapes(x), n_classes, take(x, parts["train"]), pretrained=pretrained,
+                        **job.p.get("args", {}) or {})
         freeze = None
         if pretrained is not None:
             freeze = [f"branch{i}" for i in range(len(pretrained))] if isinstance(pretrained, list) else "encoder"
-        fit(model, take(x, parts["train"]), y[parts["train"]], take(x, parts["val"]), y[parts["val"]], tp,
-            loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=dirs.plots / name / "live",
-            freeze=freeze, class_weight=class_weights(y[parts["train"]]) if balance == "weight" else None)
-        probs = model.predict(take(x, parts["test"]), verbose=0)
-    labels = index[task].astype(str).values
-    if isinstance(x, list):  # fusion: the single-modality models on the same test samples
+        fit(model, take(x, parts["train"]), y[parts["train"]], take(x, parts["val"]), y[parts["val"]], job.fp,
+            loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=job.dirs.plots / job.name / "live",
+            freeze=freeze, class_weight=class_weights(y[parts["train"]]) if job.balance == "weight" else None)
+        return model, model.predict(take(x, parts["test"]), verbose=0)
+
+    def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
+        """Chunked features: accuracy of the chunk scores averaged per clip."""
+        test = job.parts["test"]
+        job.info.update(clip_accuracy(job.index.loc[test, "path"].values, y[test], probs))
+
+
+class FusionClassifier(KerasClassifier):
+    def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
+        """The single-modality models on the same test samples, and how the pairs were drawn."""
         from .compare import compare_single
 
-        info.update(compare_single(dirs.models, p.data, take(x, parts["test"]), labels[parts["test"]]))
-        info["pairing"] = str(index["pairing"].iloc[0]) if "pairing" in index else "identity"
-    info.update(classification_metrics(y[parts["test"]], probs, classes, index.loc[parts["test"], "source_id"].values))
-    if not isinstance(x, list):
-        info.update(clip_accuracy(index.loc[parts["test"], "path"].values, y[parts["test"]], probs))
-    info.update(n_classes=len(classes), n_test=int(parts["test"].sum()), classes=classes)
-    write_confusion(dirs.plots / name, y[parts["test"]], probs.argmax(axis=1), classes, f"{name} ({task})")
-    return model
+        test = job.parts["test"]
+        labels = job.index[job.task].astype(str).values
+        job.info.update(compare_single(job.dirs.models, job.p.data, take(job.x, test), labels[test]))
+        job.info["pairing"] = str(job.index["pairing"].iloc[0]) if "pairing" in job.index else "identity"
 
 
-def save_model(name: str, spec: dict, feature: str, model, is_sklearn: bool, info: dict, dirs: Dirs) -> dict:
+def save(job: Job, model, kind: Kind) -> dict:
     """models/<name>.keras|.joblib, models/<name>.json (metadata the CLI reads), metrics/<name>.json."""
     from .evaluate import write_metrics
 
-    if is_sklearn:
-        import joblib
-
-        joblib.dump(model, dirs.models / f"{name}.joblib")
-    else:
-        model.save(dirs.models / f"{name}.keras")
+    dirs, info = job.dirs, job.info
+    kind.save(model, dirs.models / f"{job.name}{kind.suffix}")
     classes = info.pop("classes")
-    feature_params = dirs.features / feature / "params.json"  # how to recompute the input (CLI)
-    meta = {**info, "classes": classes, "params": spec,
+    feature_params = dirs.features / job.p.str("feature") / "params.json"  # how to recompute the input (CLI)
+    meta = {**info, "classes": classes, "params": job.spec,
             "feature_params": json.loads(feature_params.read_text()) if feature_params.exists() else None}
-    (dirs.models / f"{name}.json").write_text(json.dumps(meta, indent=2))
-    write_metrics(dirs.metrics / f"{name}.json", info)
+    (dirs.models / f"{job.name}.json").write_text(json.dumps(meta, indent=2))
+    write_metrics(dirs.metrics / f"{job.name}.json", info)
     return info
 
 
-def run_per_language(name: str, spec: dict, features_root: Path = Path("data/features"),
-                     models_dir: Path = Path("models"), metrics_dir: Path = Path("metrics"),
-                     plots_dir: Path = Path("plots")) -> dict:
+def run_per_language(name: str, spec: dict, *, features_root: Path, models_dir: Path, metrics_dir: Path,
+                     plots_dir: Path) -> dict:
     """One model per language (params ``per_language.<name>``): ``run`` on each language's rows.
 
     ``languages: all`` takes every language of the feature's index with a known label (so the tiny profile,
@@ -434,10 +502,10 @@ def run_per_language(name: str, spec: dict, features_root: Path = Path("data/fea
 
     p = Checked(spec, f"per_language.{name}")
     dirs = Dirs(Path(features_root), Path(models_dir) / name, Path(plots_dir) / name, Path(plots_dir) / name)
-    blocks, skipped = {}, {}
+    blocks, skipped, index = {}, {}, None
     try:
-        languages = languages_of(p, read_table(features_root / p.str("feature") / "index.csv"),
-                                 reason_of(features_root / p.str("feature") / "summary.json"))
+        index = read_table(Path(features_root) / p.str("feature") / "index.csv")
+        languages = languages_of(p, index, reason_of(Path(features_root) / p.str("feature") / "summary.json"))
         sub = {k: v for k, v in spec.items() if k != "languages"}
         for lang in languages:
             try:
@@ -457,7 +525,7 @@ def run_per_language(name: str, spec: dict, features_root: Path = Path("data/fea
     n = sum(b["n_test"] for b in blocks.values())
     summary = {"model": name, "task": task, "feature": p.str("feature"), "builder": p.str("builder"),
                "per_language": True, "languages_trained": sorted(blocks), "languages_skipped": skipped,
-               "split_rule": spec.get("split_rule", ""), "n_test": n,
+               "split_rule": split_rule(index), "n_test": n,
                "accuracy": sum(b["accuracy"] * b["n_test"] for b in blocks.values()) / n if n else None,
                "languages": blocks}
     write_metrics(metrics_dir / f"{name}.json", summary)

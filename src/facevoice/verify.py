@@ -93,8 +93,7 @@ def write_curves(plot_dir: Path, curves: dict[str, dict]) -> None:
 VARIANTS = {"face_only": ("face",), "voice_only": ("voice",), "fused": ("face", "voice")}  # singles first
 
 
-def run(name: str, spec: dict, pairs_dir: Path = Path("data/features/pairs"), models_dir: Path = Path("models"),
-        metrics_dir: Path = Path("metrics"), plots_dir: Path = Path("plots")) -> dict:
+def run(name: str, spec: dict, *, pairs_dir: Path, models_dir: Path, metrics_dir: Path, plots_dir: Path) -> dict:
     """``train_verifiers``, or, when the pairs cannot serve it, metrics ``{"skipped": reason}`` and placeholders."""
     from .skip import reason_of, write_placeholders, write_skipped
 
@@ -145,10 +144,10 @@ def train_variant(p: Checked, mods: tuple, inputs: dict, pairs: dict, towers: di
                   live_dir: Path, groups: np.ndarray | None = None):
     """One siamese verifier on the ``mods`` inputs; (model, validation EER threshold, test metrics, curves)."""
     from . import models as registry
-    from .train import fit, seed_everything
+    from .fitting import fit, seed_everything
 
-    tp = p.sub("train")
-    seed_everything(tp.int("seed", 42))
+    fp = p.sub("fit")
+    seed_everything(fp.int("seed", 42))
     train_rows = np.unique(np.concatenate(pairs["train"][:2]))
     model = registry.get("siamese")([inputs[m].shape[1:] for m in mods], n_classes,
                                     [inputs[m][train_rows] for m in mods],
@@ -159,7 +158,7 @@ def train_variant(p: Checked, mods: tuple, inputs: dict, pairs: dict, towers: di
         i, j, _ = pairs[s]
         return [inputs[m][i] for m in mods] + [inputs[m][j] for m in mods]
 
-    fit(model, xs("train"), pairs["train"][2], xs("val"), pairs["val"][2], tp, loss="binary_crossentropy",
+    fit(model, xs("train"), pairs["train"][2], xs("val"), pairs["val"][2], fp, loss="binary_crossentropy",
         metrics=["accuracy"], live_dir=live_dir, freeze="tower" if towers else None)
     _, val_threshold, *_ = eer(pairs["val"][2], model.predict(xs("val"), verbose=0).ravel())
     scores = model.predict(xs("test"), verbose=0).ravel()
@@ -169,16 +168,17 @@ def train_variant(p: Checked, mods: tuple, inputs: dict, pairs: dict, towers: di
 def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, metrics_dir: Path,
                     plots_dir: Path) -> dict:
     """Train face-only, voice-only, then fused verifiers on the same pairs; the fused tower starts from the two
-    single towers (``fuse: towers``, frozen ``train.freeze_epochs``) or is trained from scratch (``fuse: joint``).
+    single towers (``fuse: towers``, frozen ``fit.freeze_epochs``) or is trained from scratch (``fuse: joint``).
 
     Decisions use the threshold at the validation pairs' EER, so test accuracy, precision and recall are not
     tuned on the test pairs."""
     from .evaluate import write_metrics
+    from .fitting import save_model
 
     p = Checked(spec, f"verify.{name}")
     fuse = p.choice("fuse", ["towers", "joint"], "towers")
     index, inputs = load_inputs(p, name, pairs_dir)
-    pairs, split_col = draw_pairs(p, index, np.random.default_rng(p.sub("train").int("seed", 42)))
+    pairs, split_col = draw_pairs(p, index, np.random.default_rng(p.sub("fit").int("seed", 42)))
     persons = index["person"].astype(str).values
     n_classes = len(np.unique(persons[np.unique(np.concatenate(pairs["train"][:2]))]))
     results, curves, towers = {}, {}, {}
@@ -190,7 +190,7 @@ def train_verifiers(name: str, spec: dict, pairs_dir: Path, models_dir: Path, me
                                                                  persons[pairs["test"][0]])
         if len(mods) == 1:
             towers[mods[0]] = model.get_layer("tower")
-        model.save(models_dir / (f"{name}.keras" if variant == "fused" else f"{name}_{variant}.keras"))
+        save_model(model, models_dir / (f"{name}.keras" if variant == "fused" else f"{name}_{variant}.keras"))
     write_curves(plots_dir / name, curves)
     info = summary(name, p, index, pairs, split_col, results, fuse)
     stored = json.loads((pairs_dir / "inputs.json").read_text()) if (pairs_dir / "inputs.json").exists() else {}

@@ -123,13 +123,13 @@ def fix_frames(m: np.ndarray, frames: int) -> np.ndarray:
     return np.pad(m, ((0, 0), (0, frames - m.shape[1])))
 
 
-@feature("mfcc", n_mfcc=rule("int", min=1, max=128), n_fft=POSITIVE_INT, hop_length=POSITIVE_INT,
+@feature("mfcc", n_mfcc=rule("int", min=1, max=128), n_fft=POSITIVE_INT, hop=POSITIVE_INT,
          stats=rule("subset", choices=MFCC_STATS), seq_frames=POSITIVE_INT)
 def mfcc(path: str, p: dict) -> list[dict]:
     """``n_mfcc`` MFCCs per clip: the time statistics (``stats``: mean, std) and the frame sequence."""
     sr = p.get("sr", DEFAULT_SR)
     y = load(path, sr=sr, trim_db=p.get("trim_db"), min_duration=p.get("min_duration", 0.0))
-    m = dsp.mfcc(y, sr, n_mfcc=p.get("n_mfcc", 40), n_fft=p.get("n_fft", 512), hop_length=p.get("hop_length", 160))
+    m = dsp.mfcc(y, sr, n_mfcc=p.get("n_mfcc", 40), n_fft=p.get("n_fft", 512), hop_length=p.get("hop", 160))
     stats = {"mean": m.mean(axis=1), "std": m.std(axis=1)}
     x = np.concatenate([stats[s] for s in p.get("stats", ["mean"])]).astype(np.float32)
     seq = fix_frames(m, p.get("seq_frames", 200)).T.astype(np.float32)

@@ -1,4 +1,5 @@
-"""Per-person balancing as the seeds did: a people limit, a photo cap per person, a minimum per person."""
+"""Per-person balancing: a people limit, a photo cap per person, a minimum per person (the LFW project of
+``../shared/seeds/000_0653bf33f3829ce1.txt`` kept 160 people at 250 images a head)."""
 from __future__ import annotations
 
 import numpy as np

@@ -58,7 +58,8 @@ def build_cnn_classifier(input_shape, n_classes, x_train, pretrained=None, filte
                          batchnorm=False, block_dropout=0.0, pool="gap", head=(64,), dropout=0.3, norm="rescale"):
     """From scratch: norm -> encoder (per filter: Conv2D [+BatchNorm] + ReLU + MaxPool) -> pooling -> head -> softmax.
 
-    ``filters: [16, 32, 64, 64], batchnorm: true`` is the seeds' 4-block Conv2D+BatchNorm CNN on 68x68.
+    ``filters: [16, 32, 64, 128], batchnorm: true`` is the 4-block Conv2D+BatchNorm CNN on 68x68 short-term
+    features of ``../shared/seeds/004_e464c6077248cab8.txt``.
     ``pool``: time (average over time only: keeps the frequency axis, rows = frequency), gap (global
     average) or flatten.
     """
@@ -105,7 +106,8 @@ def build_conv_encoder_classifier(input_shape, n_classes, x_train, pretrained=No
     """A pretrained (conv) autoencoder's ``norm`` and ``encoder`` (weights kept), pooled, under a new softmax head.
 
     ``pool: time`` averages the code map over time and keeps frequency (rows), ``gap`` averages both,
-    ``flatten`` keeps all (many weights: overfits a few hundred rows). The transfer model of the seeds.
+    ``flatten`` keeps all (many weights: overfits a few hundred rows). Stands in for the transfer-learning gender
+    model of ``../shared/seeds/003_5fa863304232192c.txt`` with an encoder pretrained here (nothing downloaded).
     """
     keras = _keras()
     if pretrained is None:

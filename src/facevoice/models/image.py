@@ -62,15 +62,16 @@ def build_image_ae(input_shape, n_classes, x_train, pretrained=None, filters=(16
 
 @register("image_cnn")
 def build_image_cnn(input_shape, n_classes, x_train, pretrained=None, filters=(16, 32), kernel=3, l2=1e-4,
-                    dense=(128,), dropout=0.4):
-    """The seeds' small CNN: rescaling, 2 Conv2D (L2) each max-pooled, flatten, dense (dropout), softmax."""
+                    head=(128,), dropout=0.4):
+    """The image CNN of the VoxCeleb1 face+voice project (``../shared/seeds/001_d55d8ff93606a508.txt``): rescaling,
+    2 Conv2D (L2) each max-pooled, flatten, ``head`` dense layers (dropout), softmax."""
     keras = _keras()
     _check_image(input_shape, "image_cnn", 2 ** len(list(filters)))
     inp = keras.Input(shape=tuple(input_shape), name="input")
     convs = _conv_stack(input_shape, list(filters), kernel, l2, "conv")
     reg = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input(shape=tuple(input_shape)), *convs.layers, keras.layers.Flatten(name="flatten")]
-    for i, u in enumerate(dense):
+    for i, u in enumerate(head):
         layers += [keras.layers.Dense(u, activation="relu", kernel_regularizer=reg, name=f"enc_dense{i}"),
                    keras.layers.Dropout(dropout, name=f"enc_drop{i}")]
     encoder = keras.Sequential(layers, name="encoder")

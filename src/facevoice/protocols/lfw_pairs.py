@@ -96,20 +96,17 @@ def first_per_fold(pairs: pd.DataFrame, per_fold: int) -> pd.DataFrame:
     return pairs.groupby(["fold", "same"], group_keys=False).head(per_fold // 2).sort_index().reset_index(drop=True)
 
 
-def _unit(v) -> np.ndarray:
-    v = np.asarray(v, dtype=np.float64).ravel()
-    n = np.linalg.norm(v)
-    return v / n if n > 0 else v
-
-
 def score_pairs(embeddings: Mapping[str, np.ndarray] | Callable[[str], np.ndarray], pairs: pd.DataFrame) -> np.ndarray:
     """Cosine similarity (in [-1, 1], higher = more alike) of each pair's two L2-normalised embeddings.
 
     ``embeddings`` maps a photo path (as in ``pairs.left`` / ``pairs.right``) to its vector, or is a function
     of the path returning the vector. A path missing from a mapping raises KeyError naming it.
     """
+    from .trials import unit_rows
+
     get = embeddings if callable(embeddings) else embeddings.__getitem__
-    scores = [float(_unit(get(a)) @ _unit(get(b))) for a, b in zip(pairs["left"], pairs["right"])]
+    scores = [float(np.prod(unit_rows([get(a), get(b)], np.float64), axis=0).sum())
+              for a, b in zip(pairs["left"], pairs["right"])]
     return np.asarray(scores, dtype=np.float64)
 
 

@@ -94,9 +94,9 @@ def embed(name: str, x: np.ndarray, train: np.ndarray, models_dir: Path) -> np.n
     return unit_rows(e)
 
 
-def unit_rows(e) -> np.ndarray:
-    """Each row of ``e`` (flattened, float32) scaled to unit length: cosine similarity is then a dot product."""
-    e = np.asarray(e, dtype=np.float32).reshape(len(e), -1)
+def unit_rows(e, dtype=np.float32) -> np.ndarray:
+    """Each row of ``e`` (flattened, ``dtype``) scaled to unit length: cosine similarity is then a dot product."""
+    e = np.asarray(e, dtype=dtype).reshape(len(e), -1)
     return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
 
 
