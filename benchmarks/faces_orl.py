@@ -75,7 +75,6 @@ def run_orl(root: Path, work: Path, names: list[str] | None = None, faces: dict 
         if spec.get("task") != "reconstruct":
             spec["fit"] = {**spec.get("fit", {}), **ORL_TRAIN}
         spec.update((overrides or {}).get(name, {}))
-        spec["split_rule"] = "by recording: 7 train / 3 test photos per person (ORL)"
         t = time.perf_counter()
         try:
             info = run(name, spec, features_root=work / "features", models_dir=work / "models",

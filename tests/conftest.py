@@ -38,3 +38,13 @@ def orl_faces() -> Path:
 @pytest.fixture
 def urdu_speech() -> Path:
     return shared_dataset("urdu_speech")
+
+
+LONGEST_FIRST = ("test_real_corpora.py", "test_pipeline_dvc.py")  # minutes each: started first, one per worker
+
+
+def pytest_collection_modifyitems(items):
+    """The two longest files first, so that ``make test``'s two workers (pytest-xdist, --dist loadfile: a file's
+    tests stay on one worker and share its fixtures) each start on one of them and the short files fill in beside."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).name, len(rank)))

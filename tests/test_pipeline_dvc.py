@@ -27,6 +27,9 @@ CLI_TARGETS = "train@face_cnn verify@siamese"
 def repo(tmp_path_factory):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["synthesize"]["profile"] = "tiny"
+    for spec in params["verify"].values():  # the CLI tests need a trained verifier, not a good one (test_pairs_verify)
+        spec.update(pairs_train=600, pairs_val=200, pairs_test=400)
+        spec["fit"].update(epochs=4, freeze_epochs=2, patience=2)
     # absolute site cache: queued experiments run in .dvc/tmp/exps, not in d
     d = copy_repo(tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("site"), params)
     first = sh(f"dvc repro {TARGETS}", d)

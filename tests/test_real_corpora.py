@@ -33,6 +33,7 @@ def quick(params: dict, epochs: int = 2) -> dict:
                     tp["freeze_epochs"] = min(tp["freeze_epochs"], 1)
     for spec in params["verify"].values():
         spec.update(pairs_train=300, pairs_val=100, pairs_test=200)
+    params["speaker_trials"]["max_trials"] = params["speaker_trials"]["face_voice"]["max_trials"] = 500
     params["pairs"]["per_person"] = {"train": 6, "val": 2, "test": 2}
     params["face_embed"]["flip"] = False  # half the dlib time
     return params
