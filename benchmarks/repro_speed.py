@@ -47,7 +47,7 @@ def noop(cwd: Path, runs: int = 3) -> list[float]:
 
 def stage_times(lines: list[tuple[float, str]], total: float) -> dict[str, float]:
     """Seconds from each "Running stage 'x'" line to the next one (the last one: to the end)."""
-    starts = [(t, m.group(1)) for t, line in lines if (m := re.search(r"Running stage '([^']+)'", line))]
+    starts = [(t, m.group(1)) for t, line in lines for m in re.finditer(r"Running stage '([^']+)'", line)]
     ends = [t for t, _ in starts[1:]] + [total]
     return {name: round(end - t, 1) for (t, name), end in zip(starts, ends)}
 
