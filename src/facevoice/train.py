@@ -414,7 +414,9 @@ class Classifier(Kind):
         raise NotImplementedError
 
     def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
-        pass
+        """Chunked features: accuracy of the chunk scores averaged per clip."""
+        test = job.parts["test"]
+        job.info.update(clip_accuracy(job.index.loc[test, "path"].values, y[test], probs))
 
 
 class SklearnClassifier(Classifier):
@@ -428,9 +430,6 @@ class SklearnClassifier(Classifier):
         model.fit(flat[train], y[train])
         job.info["fitted_on"] = "train"
         return model, _scores(model, flat[job.parts["test"]], n_classes)
-
-    def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
-        KerasClassifier.extra_metrics(self, job, y, probs)
 
     def save(self, model, path: Path) -> None:
         import joblib
@@ -453,11 +452,6 @@ class KerasClassifier(Classifier):
             loss="sparse_categorical_crossentropy", metrics=["accuracy"], live_dir=job.dirs.plots / job.name / "live",
             freeze=freeze, class_weight=class_weights(y[parts["train"]]) if job.balance == "weight" else None)
         return model, model.predict(take(x, parts["test"]), verbose=0)
-
-    def extra_metrics(self, job: Job, y: np.ndarray, probs: np.ndarray) -> None:
-        """Chunked features: accuracy of the chunk scores averaged per clip."""
-        test = job.parts["test"]
-        job.info.update(clip_accuracy(job.index.loc[test, "path"].values, y[test], probs))
 
 
 class FusionClassifier(KerasClassifier):
