@@ -18,8 +18,11 @@ $(STAMP): requirements.txt pyproject.toml
 
 venv: $(STAMP)
 
+JOBS ?= 2
+
+# DVC's own stages, JOBS at a time (src/facevoice/repro.py); `dvc repro` runs the same stages one by one
 repro: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m facevoice.repro --jobs $(JOBS)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc metrics show
 
 test: $(STAMP)

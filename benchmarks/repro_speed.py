@@ -1,13 +1,15 @@
-"""How long `dvc repro` takes: with nothing to do (goal <= 2 s wall on 2 cores) and, with ``--full``, the whole
+"""How long a run takes: with nothing to do (goal <= 2 s wall on 2 cores) and, with ``--full``, the whole
 default run from an empty ``data/`` in a fresh clone (goal <= 10 min), stage by stage.
 
-    .venv/bin/python benchmarks/repro_speed.py            # no-op: 3 runs in this checkout (run `make repro` first)
-    .venv/bin/python benchmarks/repro_speed.py --full     # + a fresh clone of HEAD, `dvc repro` timed per stage
+    .venv/bin/python benchmarks/repro_speed.py               # no-op: 3 runs each of `make repro`'s scheduler
+                                                             # and of plain `dvc repro` (run `make repro` first)
+    .venv/bin/python benchmarks/repro_speed.py --full        # + a fresh clone of HEAD, the run timed per stage
+    .venv/bin/python benchmarks/repro_speed.py --full --jobs 1   # ... with plain `dvc repro` (one stage at a time)
 
-The full run clones the committed HEAD into a temporary folder, runs ``dvc repro`` there with this checkout's
-``src`` first on PYTHONPATH (the clone's own code), stamps each line DVC prints with the time since the start and
-prints one row per stage (seconds, share of the total), then whether the clone's dvc.lock equals the committed
-one (the fresh-clone reproducibility check of issue #14). Prints JSON at the end.
+The full run clones the committed HEAD into a temporary folder and runs ``make repro``'s command there
+(``python -m facevoice.repro --jobs N``; ``--jobs 1``: ``dvc repro``) with the clone's ``src`` first on
+PYTHONPATH, prints one row per stage (seconds, share of the summed stage time), then whether the clone's
+dvc.lock equals the committed one (the fresh-clone reproducibility check of issue #14). Prints JSON at the end.
 """
 from __future__ import annotations
 
@@ -33,60 +35,72 @@ def env(src: Path | None = None) -> dict:
     return out
 
 
-def noop(cwd: Path, runs: int = 3) -> list[float]:
-    """Wall seconds of ``dvc repro`` when every stage is up to date."""
+def command(jobs: int) -> list[str]:
+    """``make repro``'s command with ``jobs`` stages at a time; 1: plain ``dvc repro``."""
+    return ["dvc", "repro"] if jobs == 1 else [str(BIN / "python"), "-m", "facevoice.repro", "--jobs", str(jobs)]
+
+
+def noop(cwd: Path, jobs: int, runs: int = 3) -> list[float]:
+    """Wall seconds of the run command when every stage is up to date."""
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        out = subprocess.run(["dvc", "repro"], cwd=cwd, env=env(), capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(command(jobs), cwd=cwd, env=env(), capture_output=True, text=True, check=True).stdout
         times.append(time.perf_counter() - t)
-        if "Running stage" in out:
-            raise SystemExit(f"dvc repro ran stages in {cwd}: not a no-op; run `make repro` first")
+        if "Running stage" in out or ": ran in" in out:
+            raise SystemExit(f"{' '.join(command(jobs))} ran stages in {cwd}: not a no-op; run `make repro` first")
     return times
 
 
 def stage_times(lines: list[tuple[float, str]], total: float) -> dict[str, float]:
-    """Seconds from each "Running stage 'x'" line to the next one (the last one: to the end)."""
+    """The scheduler's "[k/n] stage: ran in X s" lines; for ``dvc repro``, seconds from each "Running stage 'x'"
+    line to the next one (the last one: to the end)."""
+    told = {m.group(1): float(m.group(2)) for _, line in lines for m in re.finditer(r"\] (\S+): ran in (\d+) s", line)}
+    if told:
+        return told
     starts = [(t, m.group(1)) for t, line in lines for m in re.finditer(r"Running stage '([^']+)'", line)]
     ends = [t for t, _ in starts[1:]] + [total]
     return {name: round(end - t, 1) for (t, name), end in zip(starts, ends)}
 
 
-def full(keep: Path | None) -> dict:
+def full(keep: Path | None, jobs: int) -> dict:
     work = keep or Path(tempfile.mkdtemp(prefix="repro_speed"))
     clone = work / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     committed = (clone / "dvc.lock").read_text()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(["dvc", "repro"], cwd=clone, env=env(clone / "src"), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(command(jobs), cwd=clone, env=env(clone / "src"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines = []
     for line in proc.stdout:
         lines.append((time.perf_counter() - t0, line))
     if proc.wait() != 0:
-        raise SystemExit("dvc repro failed:\n" + "".join(line for _, line in lines[-40:]))
+        raise SystemExit(f"{' '.join(command(jobs))} failed:\n" + "".join(line for _, line in lines[-40:]))
     total = time.perf_counter() - t0
     per_stage = stage_times(lines, total)
+    summed = sum(per_stage.values()) or 1.0
     for name, sec in sorted(per_stage.items(), key=lambda kv: -kv[1]):
-        print(f"{sec:7.1f} s  {100 * sec / total:5.1f}%  {name}")
+        print(f"{sec:7.1f} s  {100 * sec / summed:5.1f}%  {name}")
     same_lock = (clone / "dvc.lock").read_text() == committed
-    print(f"full run: {total / 60:.1f} min; dvc.lock {'identical to' if same_lock else 'DIFFERS from'} the committed one")
-    return {"full_run_min": round(total / 60, 2), "stages": per_stage, "lock_identical": same_lock,
-            "noop_in_clone_s": [round(t, 2) for t in noop(clone)]}
+    print(f"full run ({jobs} stage(s) at a time): {total / 60:.1f} min wall, stages summed {summed / 60:.1f} min; dvc.lock {'identical to' if same_lock else 'DIFFERS from'} the committed one")
+    return {"jobs": jobs, "full_run_min": round(total / 60, 2), "stages": per_stage, "lock_identical": same_lock,
+            "noop_in_clone_s": [round(t, 2) for t in noop(clone, jobs)]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--full", action="store_true", help="also time a full run in a fresh clone of HEAD")
     ap.add_argument("--keep", type=Path, help="folder for the clone (kept), default a temporary one")
+    ap.add_argument("--jobs", type=int, default=2, help="stages at a time in the full run (1: dvc repro); default 2")
     args = ap.parse_args()
     out = {"cpus": os.cpu_count()}
     if (ROOT / "data").exists():
-        times = noop(ROOT)
-        out["noop_s"] = [round(t, 2) for t in times]
-        print(f"no-op dvc repro: median {statistics.median(times):.2f} s wall ({', '.join(f'{t:.2f}' for t in times)})")
+        for jobs, what in ((2, "make repro (python -m facevoice.repro)"), (1, "dvc repro")):
+            times = noop(ROOT, jobs)
+            out[f"noop_s_{'make' if jobs > 1 else 'dvc'}"] = [round(t, 2) for t in times]
+            print(f"no-op {what}: median {statistics.median(times):.2f} s wall ({', '.join(f'{t:.2f}' for t in times)})")
     if args.full:
-        out.update(full(args.keep))
+        out.update(full(args.keep, args.jobs))
     print(json.dumps(out))
 
 

@@ -57,5 +57,7 @@ def copy_repo(d: Path, site: Path, params: dict | None = None) -> Path:
 
 
 def ran(output: str) -> set[str]:
-    """The stages a ``dvc repro`` output says it ran."""
-    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage")}
+    """The stages a ``dvc repro`` (or ``python -m facevoice.repro``: "[k/n] stage: ran in") output says it ran."""
+    lines = output.splitlines()
+    return ({line.split("'")[1] for line in lines if line.startswith("Running stage")}
+            | {line.split("] ", 1)[1].split(": ran in")[0] for line in lines if ": ran in " in line})

@@ -3,7 +3,8 @@
 It reproduces the speaker chain (synthesize -> prepare -> features@mfcc -> mfcc models) as DVC targets,
 so the whole DAG's wiring is exercised without training every model of the default run.
 
-A second ``dvc repro`` runs nothing; a training param change reruns only the stage that reads it;
+The first run is ``make repro``'s parallel scheduler (two stages at a time), after which a plain ``dvc repro``
+runs nothing; a training param change reruns only the stage that reads it;
 ``dvc exp run -S`` and ``dvc metrics diff`` show the change. Takes a few minutes (it trains).
 """
 import json
@@ -32,7 +33,7 @@ def repo(tmp_path_factory):
         spec["fit"].update(epochs=4, freeze_epochs=2, patience=2)
     # absolute site cache: queued experiments run in .dvc/tmp/exps, not in d
     d = copy_repo(tmp_path_factory.mktemp("repo"), tmp_path_factory.mktemp("site"), params)
-    first = sh(f"dvc repro {TARGETS}", d)
+    first = sh(f"python -m facevoice.repro --jobs 2 {TARGETS}", d)  # make repro's scheduler, two stages at a time
     return d, first.stdout
 
 
