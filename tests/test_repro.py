@@ -83,3 +83,41 @@ def test_a_failing_stage_stops_everything_after_it_and_prints_its_log(monkeypatc
     assert "train@a" not in seen and "report" not in seen
     err = capsys.readouterr().err
     assert "ERROR: features@mfcc broke" in err and "stage features@mfcc failed" in err
+
+
+def test_nothing_to_do_is_answered_from_the_stamp_until_a_tracked_file_changes(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data" / "features").mkdir(parents=True)
+    (tmp_path / "data" / "features" / "x.npy").write_bytes(b"1")
+    (tmp_path / "params.yaml").write_text("a: 1\n")
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    (tmp_path / "dvc.lock").write_text("schema: '2.0'\n")
+    asked = []
+
+    def fake_stale(targets):
+        asked.append(targets)
+        return {}, ["data", "params.yaml"]
+
+    monkeypatch.setattr(repro, "stale", fake_stale)
+    assert repro.main([]) == 0 and len(asked) == 1          # DVC asked, everything up to date: stamp written
+    assert repro.main([]) == 0 and len(asked) == 1          # answered from the stamp
+    assert capsys.readouterr().out.count("up to date") == 2
+    (tmp_path / "data" / "features" / "new.npy").write_bytes(b"2")   # a new file inside a tracked folder
+    assert repro.main([]) == 0 and len(asked) == 2
+    (tmp_path / "params.yaml").write_text("a: 22\n")                   # an edited params file
+    assert repro.main([]) == 0 and len(asked) == 3
+    (tmp_path / "data" / "features" / "x.npy").unlink()                # a deleted output
+    assert repro.main([]) == 0 and len(asked) == 4
+    assert repro.main(["train@a"]) == 0 and len(asked) == 5           # targets always ask DVC
+
+
+def test_a_run_ends_with_dvc_finding_nothing_left(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    plans = iter([({"train@a": set()}, []), ({"train@a": set()}, [])])
+    monkeypatch.setattr(repro, "stale", lambda targets: next(plans))
+    monkeypatch.setattr(repro, "schedule", lambda waits, jobs, logs: 0)
+    assert repro.main(["--jobs", "2"]) == 1
+    assert "still stale after the run: train@a" in capsys.readouterr().err
+    assert not repro.STAMP.exists()
+    with pytest.raises(SystemExit, match="--jobs must be at least 1"):
+        repro.main(["--jobs", "0"])

@@ -8,12 +8,18 @@ DVC once which stages are stale (changed, or downstream of a changed one), then 
 time, those with the most stages waiting on them first. DVC still decides for each stage whether it runs and
 writes dvc.lock, so the result is the same as one ``dvc repro`` (``tests/test_pipeline_dvc.py``). Each stage's
 output goes to ``.dvc/tmp/repro-logs/<stage>.log``; a failing stage prints its log's tail and nothing new starts.
+After the run DVC's status is asked again: nothing may be left to run.
+
+With nothing to do it answers without DVC: when DVC last found every stage up to date, the (size, mtime, inode) of
+every file a stage reads or writes, and of dvc.yaml and dvc.lock, went to ``.dvc/tmp/repro-stamp.json``; if none
+of them changed (the stat fields DVC's own hash cache trusts), nothing is stale. Any difference asks DVC.
 
     python -m facevoice.repro --jobs 2 [stage ...]
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 LOGS = Path(".dvc") / "tmp" / "repro-logs"
+STAMP = Path(".dvc") / "tmp" / "repro-stamp.json"
 
 
 def plan(repo, targets: list[str] | None = None) -> dict[str, set[str]]:
@@ -138,6 +145,56 @@ def schedule(waits: dict[str, set[str]], jobs: int, logs: Path) -> int:
     return 1 if failed else 0
 
 
+def tracked_paths(repo) -> list[str]:
+    """Every path a stage reads or writes (code, params file, data, models, metrics), as DVC resolved them."""
+    return sorted({str(item.fs_path) for stage in repo.index.graph.nodes for item in (*stage.deps, *stage.outs)})
+
+
+def _files(path: Path):
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            yield from (Path(root) / f for f in sorted(files))
+    else:
+        yield path
+
+
+def fingerprint(paths: list[str]) -> dict[str, list | None]:
+    """(size, mtime in ns, inode) of every file under ``paths`` and of dvc.yaml/dvc.lock (None: missing): the
+    stat fields DVC's own hash cache trusts."""
+    out = {}
+    for p in sorted({*paths, "dvc.yaml", "dvc.lock"}):
+        for f in _files(Path(p)):
+            try:
+                st = f.stat()
+                out[str(f)] = [st.st_size, st.st_mtime_ns, st.st_ino]
+            except OSError:
+                out[str(f)] = None
+    return out
+
+
+def unchanged_since_stamp() -> bool:
+    """True when no tracked file changed since the last run that left every stage up to date (STAMP)."""
+    try:
+        stamp = json.loads(STAMP.read_text())
+        return fingerprint(stamp["paths"]) == stamp["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def write_stamp(paths: list[str]) -> None:
+    STAMP.parent.mkdir(parents=True, exist_ok=True)
+    STAMP.write_text(json.dumps({"paths": paths, "files": fingerprint(paths)}))
+
+
+def stale(targets: list[str]) -> tuple[dict[str, set[str]], list[str]]:
+    """DVC's plan (``plan``) and the tracked paths, from one read of dvc.yaml, dvc.lock and params.yaml."""
+    from dvc.repo import Repo, lock_repo
+
+    with params_parsed_once(), Repo(".") as repo, lock_repo(repo):
+        return plan(repo, targets), tracked_paths(repo)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("targets", nargs="*", help="stages (default: all of dvc.yaml)")
@@ -145,19 +202,25 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.jobs < 1:
         raise SystemExit(f"repro: --jobs must be at least 1, got {args.jobs}")
-    from dvc.repo import Repo, lock_repo
-
-    start = time.perf_counter()
-    with params_parsed_once(), Repo(".") as repo, lock_repo(repo):  # one lock: DVC reads dvc.yaml/lock once
-        waits = plan(repo, args.targets)
-    if not waits:
+    if not args.targets and unchanged_since_stamp():
         print("Data and pipelines are up to date.")
         return 0
-    LOGS.mkdir(parents=True, exist_ok=True)
-    print(f"repro: {len(waits)} stale stage(s), {args.jobs} at a time; logs in {LOGS}/", flush=True)
-    code = schedule(waits, args.jobs, LOGS)
-    print(f"repro: {time.perf_counter() - start:.0f} s", flush=True)
-    return code
+    start = time.perf_counter()
+    waits, paths = stale(args.targets)
+    if waits:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        print(f"repro: {len(waits)} stale stage(s), {args.jobs} at a time; logs in {LOGS}/", flush=True)
+        if schedule(waits, args.jobs, LOGS):
+            return 1
+        print(f"repro: {time.perf_counter() - start:.0f} s", flush=True)
+        waits, paths = stale(args.targets)  # the check a second `dvc repro` makes: nothing left to run
+        if waits:
+            print(f"repro: still stale after the run: {', '.join(sorted(waits))}", file=sys.stderr)
+            return 1
+    print("Data and pipelines are up to date.")
+    if not args.targets:
+        write_stamp(paths)
+    return 0
 
 
 if __name__ == "__main__":
