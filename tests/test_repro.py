@@ -121,3 +121,12 @@ def test_a_run_ends_with_dvc_finding_nothing_left(monkeypatch, tmp_path, capsys)
     assert not repro.STAMP.exists()
     with pytest.raises(SystemExit, match="--jobs must be at least 1"):
         repro.main(["--jobs", "0"])
+
+
+def test_one_job_is_one_plain_dvc_repro(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    calls = []
+    monkeypatch.setattr(repro.subprocess, "call", lambda cmd, env: calls.append(cmd) or 0)
+    monkeypatch.setattr(repro, "schedule", lambda *a: pytest.fail("one job needs no scheduler"))
+    assert repro.run_all({"train@a": set()}, 1, ["train@a"]) == 0
+    assert calls[0][1:] == ["repro", "train@a"]

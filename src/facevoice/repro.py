@@ -145,6 +145,15 @@ def schedule(waits: dict[str, set[str]], jobs: int, logs: Path) -> int:
     return 1 if failed else 0
 
 
+def run_all(waits: dict[str, set[str]], jobs: int, targets: list[str]) -> int:
+    """The stale stages: with one job, one plain ``dvc repro`` (no per-stage start-up), else ``schedule``."""
+    if jobs == 1:
+        return subprocess.call([dvc_command(), "repro", *targets], env={**os.environ, "DVC_NO_ANALYTICS": "1"})
+    LOGS.mkdir(parents=True, exist_ok=True)
+    print(f"repro: {len(waits)} stale stage(s), {jobs} at a time; logs in {LOGS}/", flush=True)
+    return schedule(waits, jobs, LOGS)
+
+
 def tracked_paths(repo) -> list[str]:
     """Every path a stage reads or writes (code, params file, data, models, metrics), as DVC resolved them."""
     return sorted({str(item.fs_path) for stage in repo.index.graph.nodes for item in (*stage.deps, *stage.outs)})
@@ -208,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     waits, paths = stale(args.targets)
     if waits:
-        LOGS.mkdir(parents=True, exist_ok=True)
-        print(f"repro: {len(waits)} stale stage(s), {args.jobs} at a time; logs in {LOGS}/", flush=True)
-        if schedule(waits, args.jobs, LOGS):
+        if run_all(waits, args.jobs, args.targets):
             return 1
         print(f"repro: {time.perf_counter() - start:.0f} s", flush=True)
         waits, paths = stale(args.targets)  # the check a second `dvc repro` makes: nothing left to run
