@@ -33,3 +33,23 @@ def test_image_builders_reject_vectors_and_transfer_needs_weights(tmp_path):
         models.get("transfer")((32, 32, 1), 3, None, weights=str(tmp_path / "none.h5"))
     with pytest.raises(ParamsError, match="no weights"):
         models.get("transfer")((32, 32, 1), 3, None, weights=None)
+
+
+def test_image_cnn_for_real_photos_batchnorm_gap_and_augmentation_only_while_training():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).integers(0, 256, size=(6, 32, 32, 3)).astype(np.float32)
+    cnn = models.get("image_cnn")((32, 32, 3), 5, x, filters=[8, 16], head=[], dropout=0.5, batchnorm=True,
+                                  pool="gap", augment={"flip": True, "shift": 0.1})
+    names = [layer.name for layer in cnn.get_layer("encoder").layers]
+    assert {"conv_bn0", "conv_bn1", "gap", "gap_drop"} <= set(names) and "flatten" not in names
+    assert {"aug_flip", "aug_shift"} <= {layer.name for layer in cnn.layers}
+    np.testing.assert_array_equal(cnn.predict(x, verbose=0), cnn.predict(x, verbose=0))   # no randomness at prediction
+    assert not np.allclose(cnn(x, training=True), cnn(x, training=True))                   # a new draw each batch
+    plain = models.get("image_cnn")((32, 32, 3), 5, x, filters=[8, 16], head=[])
+    assert cnn.count_params() < plain.count_params()                                       # gap: far fewer weights
+    with pytest.raises(ParamsError, match="unknown key.*zoom"):
+        models.get("image_cnn")((32, 32, 3), 5, x, augment={"zoom": 0.1})
+    with pytest.raises(ParamsError, match="pool' must be flatten or gap"):
+        models.get("image_cnn")((32, 32, 3), 5, x, pool="max")

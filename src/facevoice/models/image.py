@@ -20,16 +20,40 @@ def _norm():
     return make_norm("rescale", None, None)
 
 
-def _conv_stack(input_shape, filters, kernel: int, l2: float, name: str, pool: bool = True):
+def _conv_stack(input_shape, filters, kernel: int, l2: float, name: str, pool: bool = True, batchnorm: bool = False):
+    """Conv2D (ReLU) per filter count, each max-pooled; with ``batchnorm``: Conv2D (no bias) + BatchNorm + ReLU."""
     keras = _keras()
     reg = keras.regularizers.L2(l2) if l2 else None
     layers = [keras.Input(shape=tuple(input_shape))]
     for i, f in enumerate(filters):
-        layers.append(keras.layers.Conv2D(f, kernel, padding="same", activation="relu", kernel_regularizer=reg,
-                                          name=f"{name}_conv{i}"))
+        layers.append(keras.layers.Conv2D(f, kernel, padding="same", activation=None if batchnorm else "relu",
+                                          use_bias=not batchnorm, kernel_regularizer=reg, name=f"{name}_conv{i}"))
+        if batchnorm:
+            layers += [keras.layers.BatchNormalization(name=f"{name}_bn{i}"), keras.layers.ReLU(name=f"{name}_relu{i}")]
         if pool:
             layers.append(keras.layers.MaxPooling2D(2, name=f"{name}_pool{i}"))
     return keras.Sequential(layers, name=name)
+
+
+AUGMENT = {"flip": False, "shift": 0.0}
+
+
+def _augment_layers(augment: dict | None) -> list:
+    """Random mirror images and shifts (up to ``shift`` of the side), drawn anew every batch while training and
+    inactive at prediction: on top of the stored copies of faces.augment, a network sees each photo differently
+    every epoch."""
+    keras = _keras()
+    unknown = set(augment or {}) - set(AUGMENT)
+    if unknown:
+        raise ParamsError(f"params.yaml: image_cnn 'augment' has unknown key(s) {', '.join(sorted(unknown))} "
+                          f"(known: {', '.join(AUGMENT)})")
+    a = {**AUGMENT, **(augment or {})}
+    if not isinstance(a["shift"], (int, float)) or not 0 <= a["shift"] <= 0.5:
+        raise ParamsError(f"params.yaml: image_cnn augment.shift must be a fraction in [0, 0.5], got {a['shift']!r}")
+    out = [keras.layers.RandomFlip("horizontal", name="aug_flip")] if a["flip"] else []
+    if a["shift"]:
+        out.append(keras.layers.RandomTranslation(a["shift"], a["shift"], fill_mode="nearest", name="aug_shift"))
+    return out
 
 
 def _check_image(input_shape, builder: str, factor: int):
@@ -62,20 +86,33 @@ def build_image_ae(input_shape, n_classes, x_train, pretrained=None, filters=(16
 
 @register("image_cnn")
 def build_image_cnn(input_shape, n_classes, x_train, pretrained=None, filters=(16, 32), kernel=3, l2=1e-4,
-                    head=(128,), dropout=0.4):
+                    head=(128,), dropout=0.4, batchnorm=False, pool="flatten", augment=None):
     """The image CNN of the VoxCeleb1 face+voice project (``../shared/seeds/001_d55d8ff93606a508.txt``): rescaling,
-    2 Conv2D (L2) each max-pooled, flatten, ``head`` dense layers (dropout), softmax."""
+    2 Conv2D (L2) each max-pooled, flatten, ``head`` dense layers (dropout), softmax.
+
+    For real photos: ``batchnorm`` (Conv2D + BatchNorm + ReLU blocks), ``pool: gap`` (the last map averaged
+    instead of flattened, then ``dropout``: far fewer weights) and ``augment: {flip, shift}`` (random mirror and
+    shift while training, ``_augment_layers``). Measured outside the pipeline on lfw_dev's 452 people (2-5
+    training photos each, 32x32 RGB crops, filters [32, 64, 128], head [], dropout 0.5, 200 epochs): 0.137 test
+    accuracy, where the default settings reached 0.039 (issue #13)."""
     keras = _keras()
     _check_image(input_shape, "image_cnn", 2 ** len(list(filters)))
+    if pool not in ("flatten", "gap"):
+        raise ParamsError(f"params.yaml: image_cnn 'pool' must be flatten or gap, got {pool!r}")
     inp = keras.Input(shape=tuple(input_shape), name="input")
-    convs = _conv_stack(input_shape, list(filters), kernel, l2, "conv")
+    convs = _conv_stack(input_shape, list(filters), kernel, l2, "conv", batchnorm=batchnorm)
     reg = keras.regularizers.L2(l2) if l2 else None
-    layers = [keras.Input(shape=tuple(input_shape)), *convs.layers, keras.layers.Flatten(name="flatten")]
+    layers = [keras.Input(shape=tuple(input_shape)), *convs.layers]
+    layers += [keras.layers.GlobalAveragePooling2D(name="gap"), keras.layers.Dropout(dropout, name="gap_drop")] \
+        if pool == "gap" else [keras.layers.Flatten(name="flatten")]
     for i, u in enumerate(head):
         layers += [keras.layers.Dense(u, activation="relu", kernel_regularizer=reg, name=f"enc_dense{i}"),
                    keras.layers.Dropout(dropout, name=f"enc_drop{i}")]
     encoder = keras.Sequential(layers, name="encoder")
-    out = classifier_head(encoder(_norm()(inp)), n_classes, [], 0.0)
+    x = inp
+    for layer in _augment_layers(augment):
+        x = layer(x)
+    out = classifier_head(encoder(_norm()(x)), n_classes, [], 0.0)
     return keras.Model(inp, out, name="image_cnn")
 
 
