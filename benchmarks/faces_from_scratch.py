@@ -7,8 +7,8 @@ otherwise need a full MTCNN rerun to try (issue #13, item 3).
     python benchmarks/faces_from_scratch.py /tmp/bench_lfw/data/features/faces --size 32 --color rgb --copies 2
     python benchmarks/faces_from_scratch.py ... --pca-only                # eigenfaces alone (seconds)
 
-Crops are re-cut with the faces stage's own code (``frame_matrix``, ``warp``, ``to_channels``) and stored copies
-drawn with ``faces.augment``'s defaults (seed 42), train photos only. The CNN is ``image_cnn``'s layers with
+Crops and stored copies (``faces.augment``'s defaults, seed 42, train photos only) are cut by the faces stage's own
+``_crops``. The CNN is ``image_cnn``'s layers with
 categorical cross-entropy and label smoothing 0.1, Adam, early stopping on validation accuracy. Prints JSON.
 """
 from __future__ import annotations
@@ -27,20 +27,19 @@ sys.path.insert(0, str(ROOT / "src"))
 
 
 def crops(index: Path, size: int, color: str, copies: int, margin: float = 0.15) -> tuple:
+    """Each kept photo's crop and, for training photos, its stored copies, cut by the faces stage's ``_crops``."""
     from facevoice.faces import augment as aug
-    from facevoice.faces.crop import frame_matrix, to_channels, warp
+    from facevoice.faces.build import _crops
     from facevoice.faces.detect import read_photo
 
     d = pd.read_csv(index)
     d = d[~d["augmented"]].reset_index(drop=True)
-    a, rng, x, person, split = aug.check({"copies": copies}), np.random.default_rng(42), [], [], []
+    cfg = {"size": size, "color": color, "margin": margin, "align": True, "detector": "mtcnn",
+           "augment": aug.check({"copies": copies})}
+    rng, x, person, split = np.random.default_rng(42), [], [], []
     for r in d.itertuples():
-        photo = read_photo(r.path)
-        frame = frame_matrix(json.loads(r.box), json.loads(r.keypoints), size, margin, True)
-        views = [to_channels(warp(photo, frame, size), color)]
-        for _ in range(copies if r.split == "train" else 0):
-            t = aug.draw(rng, a)
-            views.append(aug.photometric(to_channels(warp(photo, aug.matrix(t, size) @ frame, size), color), t))
+        det = {"box": json.loads(r.box), "keypoints": json.loads(r.keypoints)}
+        views = [crop for crop, _ in _crops(read_photo(r.path), det, {"split": r.split}, cfg, rng)]
         x += views
         person += [r.person] * len(views)
         split += [r.split] * len(views)

@@ -61,12 +61,12 @@ def params_parsed_once():
     (42 stages: ~0.7 s of the no-op's time). The cache is keyed by the file's size and mtime; its one caller,
     ``read_param_file``, deep-copies the keys it reads and never changes the parsed file. Without DVC's
     ``load_path`` hook (another DVC version) nothing changes."""
-    try:
-        from dvc.dependency import param
-    except ImportError:  # pragma: no cover
+    from dvc.dependency import param
+
+    original, cache = getattr(param, "load_path", None), {}
+    if original is None:  # pragma: no cover
         yield
         return
-    original, cache = getattr(param, "load_path", None), {}
 
     def load_path(path, fs, **kwargs):
         try:
@@ -78,9 +78,6 @@ def params_parsed_once():
             cache[key] = original(path, fs, **kwargs)
         return cache[key]
 
-    if original is None:  # pragma: no cover
-        yield
-        return
     param.load_path = load_path
     try:
         yield
@@ -100,10 +97,14 @@ def dvc_command() -> str:
     return str(here) if here.exists() else (shutil.which("dvc") or "dvc")
 
 
+def log_path(name: str, logs: Path) -> Path:
+    return logs / f"{name.replace('/', '_')}.log"
+
+
 def run_stage(name: str, logs: Path) -> tuple[str, int, float, bool]:
     """``dvc repro --single-item name`` with its output in ``logs/<name>.log``: (name, exit code, seconds,
     whether it ran)."""
-    log = logs / f"{name.replace('/', '_')}.log"
+    log = log_path(name, logs)
     start = time.perf_counter()
     with open(log, "w") as out:
         code = subprocess.call([dvc_command(), "--wait-for-lock", "repro", "--single-item", name], stdout=out,
@@ -113,7 +114,7 @@ def run_stage(name: str, logs: Path) -> tuple[str, int, float, bool]:
 
 
 def tail(name: str, logs: Path, lines: int = 25) -> str:
-    text = (logs / f"{name.replace('/', '_')}.log").read_text().splitlines()
+    text = log_path(name, logs).read_text().splitlines()
     return "\n".join(text[-lines:])
 
 
@@ -141,7 +142,7 @@ def schedule(waits: dict[str, set[str]], jobs: int, logs: Path) -> int:
                     print(tail(name, logs), file=sys.stderr)
                 done.add(name)
     if failed:
-        print(f"repro: stage {failed} failed (log: {logs / failed}.log); stages after it were not run", file=sys.stderr)
+        print(f"repro: stage {failed} failed (log: {log_path(failed, logs)}); stages after it were not run", file=sys.stderr)
     return 1 if failed else 0
 
 
