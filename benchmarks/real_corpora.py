@@ -7,7 +7,9 @@ then every model's test accuracy with its 95% interval beside its classic baseli
     python benchmarks/real_corpora.py urdu_person   # urdu_speech split by speaker (gender, open-set trials)
     python benchmarks/real_corpora.py fsdd     # fsdd, 6 speakers
 
-Options: ``--keep DIR`` keeps the run there; ``--per-fold N`` limits the pairs protocol (0 = every pair).
+Options: ``--keep DIR`` keeps the run there; ``--per-fold N`` limits the pairs protocol (0 = every pair);
+``--profile NAME`` applies ``profiles/NAME.yaml`` first (``lfw --profile real_photos``: the README's real-photo
+face models).
 Prints a markdown table (the README's real-data tables come from it) and the wall time.
 """
 from __future__ import annotations
@@ -91,6 +93,7 @@ def main() -> None:
     ap.add_argument("scenario", choices=["lfw", "urdu", "urdu_person", "fsdd"])
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--per-fold", type=int, default=0)
+    ap.add_argument("--profile", default=None, help="a profiles/ name applied to params.yaml (real_photos)")
     args = ap.parse_args()
     if not (SHARED / "lfw_dev").exists():
         raise SystemExit(f"{SHARED} not found: the real datasets live beside the project")
@@ -101,6 +104,11 @@ def main() -> None:
             (d / f).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / f, d / f)
     params = configure(args.scenario, yaml.safe_load((d / "params.yaml").read_text()), d, args.per_fold)
+    if args.profile:
+        sys.path.insert(0, str(ROOT / "src"))
+        from facevoice import profile
+
+        print(f"profile {args.profile}: " + ", ".join(profile.merge(params, profile.read(args.profile, ROOT / "profiles"))))
     (d / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
     subprocess.run("git init -q && git add -A && git -c user.name=b -c user.email=b@b commit -qm init", cwd=d,

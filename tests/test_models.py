@@ -75,6 +75,23 @@ def test_autoencoder_then_encoder_classifier_starts_from_its_weights(dirs):
     assert clf["accuracy"] >= 0.95 and clf["init_from"] == "toy_ae"
 
 
+def test_label_smoothing_and_early_stopping_on_validation_accuracy(dirs):
+    """Real-photo fit options: smoothed one-hot targets and early stopping on val_accuracy still learn; both are
+    refused where they mean nothing (an autoencoder)."""
+    import keras
+
+    fit = {**TRAIN, "label_smoothing": 0.1, "monitor": "val_accuracy"}
+    info = go("toy_smooth", {"feature": "toy", "task": "person", "builder": "dense_classifier",
+                             "args": {"hidden": [32]}, "fit": fit}, dirs)
+    assert info["accuracy"] >= 0.95
+    probs = keras.models.load_model(dirs["models"] / "toy_smooth.keras").predict(blobs()[0], verbose=0)
+    assert probs.max() < 0.99  # smoothed targets: never pushed to certainty
+    for key, value in (("label_smoothing", 0.1), ("monitor", "val_accuracy")):
+        with pytest.raises(ParamsError, match=f"fit.{key}' is for classifiers"):
+            go("toy_ae_bad", {"feature": "toy", "task": "reconstruct", "builder": "dense_ae", "args": {"code": 4},
+                              "fit": {**TRAIN, key: value}}, dirs)
+
+
 def test_unknown_builder_and_missing_init_are_params_errors(dirs):
     with pytest.raises(ParamsError, match="unknown model builder 'resnet9000'"):
         models.get("resnet9000")

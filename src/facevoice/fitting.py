@@ -18,11 +18,12 @@ def seed_everything(seed: int) -> None:
 
 
 def callbacks(fp: Checked, live_dir: Path | None) -> tuple[list, object]:
-    """Early stopping on the validation loss (best weights restored) and, with ``live_dir``, dvclive curves."""
+    """Early stopping on ``monitor`` (val_loss, or val_accuracy: steadier when validation holds about one photo per
+    person) with the best weights restored and, with ``live_dir``, dvclive curves."""
     import keras
 
-    out = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=fp.int("patience", 10, min=1),
-                                         restore_best_weights=True)]
+    out = [keras.callbacks.EarlyStopping(monitor=fp.choice("monitor", ["val_loss", "val_accuracy"], "val_loss"),
+                                         patience=fp.int("patience", 10, min=1), restore_best_weights=True)]
     live = None
     if live_dir is not None:
         from dvclive import Live
@@ -40,6 +41,7 @@ def fit(model, x_train, y_train, x_val, y_val, fp: Checked, loss: str, metrics: 
     loss weight} (``balance: weight``). Returns the concatenated Keras history."""
     import keras
 
+    loss, y_train, y_val = _smoothed(fp, loss, metrics, model, y_train, y_val)
     epochs = fp.int("epochs", min=1)
     freeze_epochs = fp.int("freeze_epochs", 0, min=0) if freeze else 0
     cbs, live = callbacks(fp, live_dir)
@@ -59,6 +61,24 @@ def fit(model, x_train, y_train, x_val, y_val, fp: Checked, loss: str, metrics: 
     if live is not None:
         live.end()
     return history
+
+
+def _smoothed(fp: Checked, loss: str, metrics: list, model, y_train, y_val):
+    """``label_smoothing`` > 0 (classifiers): one-hot targets and a smoothed categorical cross-entropy, so a
+    softmax over hundreds of people with 2-5 photos each is not pushed to certainty on its training photos.
+    ``monitor: val_accuracy`` needs the accuracy metric."""
+    import keras
+
+    if fp.choice("monitor", ["val_loss", "val_accuracy"], "val_loss") == "val_accuracy" and "accuracy" not in metrics:
+        fp.fail("monitor", "is for classifiers: val_accuracy needs an accuracy this model does not report")
+    smoothing = fp.float("label_smoothing", 0.0, min=0.0, max=0.5)
+    if not smoothing:
+        return loss, y_train, y_val
+    if loss != "sparse_categorical_crossentropy":
+        fp.fail("label_smoothing", "is for classifiers (sparse categorical cross-entropy)")
+    n = model.output_shape[-1]
+    onehot = lambda y: keras.utils.to_categorical(y, n)  # noqa: E731
+    return keras.losses.CategoricalCrossentropy(label_smoothing=smoothing), onehot(y_train), onehot(y_val)
 
 
 def save_model(model, path: Path) -> None:

@@ -13,7 +13,7 @@ from ..errors import ParamsError
 from . import register
 from .dense import classifier_head
 from .layers import keras as _keras
-from .layers import make_norm
+from .layers import make_norm, pool_layers
 
 
 def _norm():
@@ -45,15 +45,21 @@ def _augment_layers(augment: dict | None) -> list:
     keras = _keras()
     unknown = set(augment or {}) - set(AUGMENT)
     if unknown:
-        raise ParamsError(f"params.yaml: image_cnn 'augment' has unknown key(s) {', '.join(sorted(unknown))} "
+        raise ParamsError(f"params.yaml: image model 'augment' has unknown key(s) {', '.join(sorted(unknown))} "
                           f"(known: {', '.join(AUGMENT)})")
     a = {**AUGMENT, **(augment or {})}
     if not isinstance(a["shift"], (int, float)) or not 0 <= a["shift"] <= 0.5:
-        raise ParamsError(f"params.yaml: image_cnn augment.shift must be a fraction in [0, 0.5], got {a['shift']!r}")
+        raise ParamsError(f"params.yaml: image model augment.shift must be a fraction in [0, 0.5], got {a['shift']!r}")
     out = [keras.layers.RandomFlip("horizontal", name="aug_flip")] if a["flip"] else []
     if a["shift"]:
         out.append(keras.layers.RandomTranslation(a["shift"], a["shift"], fill_mode="nearest", name="aug_shift"))
     return out
+
+
+def _pooled(pool: str, width: int, dropout: float) -> list:
+    """models.layers' ``pool`` layers on the last conv map (``width`` columns); ``gap`` is followed by ``dropout``."""
+    layers = pool_layers(pool, width)
+    return layers + [_keras().layers.Dropout(dropout, name="gap_drop")] if pool == "gap" else layers
 
 
 def _check_image(input_shape, builder: str, factor: int):
@@ -66,14 +72,16 @@ def _check_image(input_shape, builder: str, factor: int):
 
 
 @register("image_ae")
-def build_image_ae(input_shape, n_classes, x_train, pretrained=None, filters=(16, 8), kernel=3, l2=0.0):
-    """norm -> encoder (Conv+MaxPool per filter) -> decoder (UpSampling+Conv, reversed) -> sigmoid conv."""
+def build_image_ae(input_shape, n_classes, x_train, pretrained=None, filters=(16, 8), kernel=3, l2=0.0,
+                   batchnorm=False):
+    """norm -> encoder (Conv+MaxPool per filter; ``batchnorm``: Conv+BatchNorm+ReLU blocks, image_cnn's) -> decoder
+    (UpSampling+Conv, reversed) -> sigmoid conv."""
     keras = _keras()
     filters = list(filters)
     _check_image(input_shape, "image_ae", 2 ** len(filters))
     h, w, c = input_shape
     inp = keras.Input(shape=tuple(input_shape), name="input")
-    encoder = _conv_stack(input_shape, filters, kernel, l2, "encoder")
+    encoder = _conv_stack(input_shape, filters, kernel, l2, "encoder", batchnorm=batchnorm)
     down = 2 ** len(filters)
     dec = [keras.Input(shape=(h // down, w // down, filters[-1]))]
     for i, f in enumerate(filters[::-1]):
@@ -97,14 +105,11 @@ def build_image_cnn(input_shape, n_classes, x_train, pretrained=None, filters=(1
     accuracy, where the default settings reached 0.039 (issue #13)."""
     keras = _keras()
     _check_image(input_shape, "image_cnn", 2 ** len(list(filters)))
-    if pool not in ("flatten", "gap"):
-        raise ParamsError(f"params.yaml: image_cnn 'pool' must be flatten or gap, got {pool!r}")
     inp = keras.Input(shape=tuple(input_shape), name="input")
     convs = _conv_stack(input_shape, list(filters), kernel, l2, "conv", batchnorm=batchnorm)
     reg = keras.regularizers.L2(l2) if l2 else None
-    layers = [keras.Input(shape=tuple(input_shape)), *convs.layers]
-    layers += [keras.layers.GlobalAveragePooling2D(name="gap"), keras.layers.Dropout(dropout, name="gap_drop")] \
-        if pool == "gap" else [keras.layers.Flatten(name="flatten")]
+    layers = [keras.Input(shape=tuple(input_shape)), *convs.layers,
+              *_pooled(pool, input_shape[1] // 2 ** len(list(filters)), dropout)]
     for i, u in enumerate(head):
         layers += [keras.layers.Dense(u, activation="relu", kernel_regularizer=reg, name=f"enc_dense{i}"),
                    keras.layers.Dropout(dropout, name=f"enc_drop{i}")]
@@ -114,6 +119,25 @@ def build_image_cnn(input_shape, n_classes, x_train, pretrained=None, filters=(1
         x = layer(x)
     out = classifier_head(encoder(_norm()(x)), n_classes, [], 0.0)
     return keras.Model(inp, out, name="image_cnn")
+
+
+@register("image_encoder_classifier")
+def build_image_encoder_classifier(input_shape, n_classes, x_train, pretrained=None, pool="flatten", head=(128,),
+                                   dropout=0.3, l2=0.0, augment=None):
+    """An image autoencoder's ``norm`` and ``encoder`` (weights kept; ``face_ae_clf``) under image_cnn's top:
+    ``pool`` (flatten | gap, then dropout), ``head`` dense layers, softmax; ``augment`` as image_cnn's (random
+    mirror and shift before the encoder, training only)."""
+    keras = _keras()
+    if pretrained is None:
+        raise ParamsError("params.yaml: builder 'image_encoder_classifier' needs 'init_from' (an image autoencoder)")
+    inp = keras.Input(shape=tuple(input_shape), name="input")
+    x = inp
+    for layer in _augment_layers(augment):
+        x = layer(x)
+    x = pretrained.get_layer("encoder")(pretrained.get_layer("norm")(x))
+    for layer in _pooled(pool, x.shape[2], dropout):
+        x = layer(x)
+    return keras.Model(inp, classifier_head(x, n_classes, list(head), dropout, l2), name="image_encoder_classifier")
 
 
 BACKBONES = {"vgg16": ("VGG16", "vgg16", 32), "mobilenetv2": ("MobileNetV2", "mobilenet_v2", 32),
