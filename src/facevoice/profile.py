@@ -33,7 +33,8 @@ def read(name: str, root: Path = PROFILES) -> dict:
 
 
 def merge(params: dict, profile: dict, path: str = "", depth: int = 0) -> list[str]:
-    """Merge ``profile`` into ``params`` in place; the dotted keys whose values changed."""
+    """Merge ``profile`` into ``params`` (plain dicts, or ruamel's round-trip data) in place; the dotted keys whose
+    values changed."""
     changed = []
     for key, value in profile.items():
         name = f"{path}{key}"
@@ -43,7 +44,7 @@ def merge(params: dict, profile: dict, path: str = "", depth: int = 0) -> list[s
         if isinstance(value, dict) and isinstance(old, dict):
             changed += merge(old, value, f"{name}.", depth + 1)
         elif old != value:
-            params[key] = _styled(value, old)
+            params[key] = _styled(value, old) if type(params).__module__.startswith("ruamel") else value
             changed.append(name)
     return changed
 
