@@ -59,7 +59,7 @@ def _styled(value, old):
         out = CommentedSeq(_styled(v, None) for v in value)
     else:
         return value
-    if old is None or getattr(getattr(old, "fa", None), "flow_style", lambda: True)():
+    if not hasattr(old, "fa") or old.fa.flow_style():  # a new key, or one written {a: 1}
         out.fa.set_flow_style()
     return out
 
