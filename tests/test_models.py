@@ -92,6 +92,20 @@ def test_label_smoothing_and_early_stopping_on_validation_accuracy(dirs):
                               "fit": {**TRAIN, key: value}}, dirs)
 
 
+def test_min_delta_stops_when_improvements_are_smaller(dirs):
+    """``fit.min_delta``: an epoch counts as an improvement only when the monitored loss drops by more than it, so a
+    fit whose validation loss creeps down by tiny steps stops after ``patience`` such epochs."""
+    def epochs_run(name, **fit):
+        go(name, {"feature": "toy", "task": "person", "builder": "dense_classifier", "args": {"hidden": [32]},
+                  "fit": {**TRAIN, "epochs": 30, "patience": 2, **fit}}, dirs)
+        return len(pd.read_csv(dirs["plots"] / name / "live/plots/metrics/eval/loss.tsv", sep="\t"))
+
+    assert epochs_run("toy_md", min_delta=100.0) == 3  # the first epoch, then 2 without a drop of 100
+    assert epochs_run("toy_no_md") > 3
+    with pytest.raises(ParamsError, match="min_delta"):
+        epochs_run("toy_bad_md", min_delta=-1)
+
+
 def test_unknown_builder_and_missing_init_are_params_errors(dirs):
     with pytest.raises(ParamsError, match="unknown model builder 'resnet9000'"):
         models.get("resnet9000")
@@ -206,6 +220,19 @@ def test_fast_interval_statistics_equal_sklearn():
                                                            zero_division=0))
     y, s = rng.integers(0, 2, 300), np.round(rng.random(300), 1)  # ties
     assert binary_auc(y, s) == pytest.approx(roc_auc_score(y, s))
+
+
+def test_roc_points_are_sklearns_roc_curve():
+    """``roc_points`` (EER, minDCF and their intervals) gives exactly sklearn's ``roc_curve`` points."""
+    from sklearn.metrics import roc_curve
+
+    from facevoice.evaluate import roc_points
+
+    rng = np.random.default_rng(1)
+    for n, decimals in ((50, 1), (400, 2), (1000, 6)):  # many ties, some, almost none
+        y, s = rng.integers(0, 2, n), np.round(rng.random(n), decimals).astype(np.float32)
+        for got, want in zip(roc_points(y, s), roc_curve(y, s)):
+            np.testing.assert_array_equal(got, want)
 
 
 def test_balance_weight_weighs_classes_equally_and_keeps_every_row(dirs):

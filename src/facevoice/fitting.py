@@ -17,13 +17,14 @@ def seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-def callbacks(fp: Checked, live_dir: Path | None) -> tuple[list, object]:
+def callbacks(fp: Checked, live_dir: Path | None, monitor: str) -> tuple[list, object]:
     """Early stopping on ``monitor`` (val_loss, or val_accuracy: steadier when validation holds about one photo per
-    person) with the best weights restored and, with ``live_dir``, dvclive curves."""
+    person) with the best weights restored: after ``patience`` epochs without an improvement of more than
+    ``min_delta`` (0: any); with ``live_dir``, dvclive curves."""
     import keras
 
-    out = [keras.callbacks.EarlyStopping(monitor=fp.choice("monitor", ["val_loss", "val_accuracy"], "val_loss"),
-                                         patience=fp.int("patience", 10, min=1), restore_best_weights=True)]
+    out = [keras.callbacks.EarlyStopping(monitor=monitor, patience=fp.int("patience", 10, min=1),
+                                         min_delta=fp.float("min_delta", 0.0, min=0.0), restore_best_weights=True)]
     live = None
     if live_dir is not None:
         from dvclive import Live
@@ -41,10 +42,13 @@ def fit(model, x_train, y_train, x_val, y_val, fp: Checked, loss: str, metrics: 
     loss weight} (``balance: weight``). Returns the concatenated Keras history."""
     import keras
 
-    loss, y_train, y_val = _smoothed(fp, loss, metrics, model, y_train, y_val)
+    monitor = fp.choice("monitor", ["val_loss", "val_accuracy"], "val_loss")
+    if monitor == "val_accuracy" and "accuracy" not in metrics:
+        fp.fail("monitor", "is for classifiers: val_accuracy needs an accuracy this model does not report")
+    loss, y_train, y_val = _smoothed(fp, loss, model, y_train, y_val)
     epochs = fp.int("epochs", min=1)
     freeze_epochs = fp.int("freeze_epochs", 0, min=0) if freeze else 0
-    cbs, live = callbacks(fp, live_dir)
+    cbs, live = callbacks(fp, live_dir, monitor)
     kwargs = dict(batch_size=fp.int("batch_size", 32, min=1), validation_data=(x_val, y_val), callbacks=cbs,
                   verbose=fp.int("verbose", 2, min=0, max=2), shuffle=True, class_weight=class_weight)
     lr = fp.float("lr", 1e-3, min=0)
@@ -63,14 +67,11 @@ def fit(model, x_train, y_train, x_val, y_val, fp: Checked, loss: str, metrics: 
     return history
 
 
-def _smoothed(fp: Checked, loss: str, metrics: list, model, y_train, y_val):
+def _smoothed(fp: Checked, loss: str, model, y_train, y_val):
     """``label_smoothing`` > 0 (classifiers): one-hot targets and a smoothed categorical cross-entropy, so a
-    softmax over hundreds of people with 2-5 photos each is not pushed to certainty on its training photos.
-    ``monitor: val_accuracy`` needs the accuracy metric."""
+    softmax over hundreds of people with 2-5 photos each is not pushed to certainty on its training photos."""
     import keras
 
-    if fp.choice("monitor", ["val_loss", "val_accuracy"], "val_loss") == "val_accuracy" and "accuracy" not in metrics:
-        fp.fail("monitor", "is for classifiers: val_accuracy needs an accuracy this model does not report")
     smoothing = fp.float("label_smoothing", 0.0, min=0.0, max=0.5)
     if not smoothing:
         return loss, y_train, y_val

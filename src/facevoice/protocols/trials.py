@@ -30,9 +30,9 @@ EMBEDDINGS = ("mfcc_stats", "mfcc_ae", "siamese_voice")
 def min_dcf(same: np.ndarray, scores: np.ndarray, p_target: float = 0.01, c_miss: float = 1.0,
             c_fa: float = 1.0) -> float:
     """Minimum over thresholds of C_miss P_miss p + C_fa P_fa (1 - p), divided by min(C_miss p, C_fa (1 - p))."""
-    from sklearn.metrics import roc_curve
+    from ..evaluate import roc_points
 
-    fpr, tpr, _ = roc_curve(same, scores)
+    fpr, tpr, _ = roc_points(same, scores)
     dcf = c_miss * (1 - tpr) * p_target + c_fa * fpr * (1 - p_target)
     return float(dcf.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
 
@@ -139,16 +139,14 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
 def verification_intervals(same: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict:
     """95% bootstrap intervals of ROC AUC and EER, resampling whole groups of trials (the enrolment side's
     person: one person's trials share their recordings, so they are not independent evidence)."""
-    from sklearn.metrics import roc_auc_score
-
-    from ..evaluate import bootstrap_ci, eer
+    from ..evaluate import binary_auc, bootstrap_ci, eer
 
     same, scores = np.asarray(same), np.asarray(scores)
 
     def when_both(f):
         return lambda r: f(same[r], scores[r]) if 0 < same[r].sum() < len(r) else None
 
-    out = {"roc_auc_ci": bootstrap_ci(groups, when_both(lambda y, s: float(roc_auc_score(y, s)))),
+    out = {"roc_auc_ci": bootstrap_ci(groups, when_both(binary_auc)),
            "eer_ci": bootstrap_ci(groups, when_both(lambda y, s: eer(y, s)[0]))}
     return {k: v for k, v in out.items() if v is not None}
 
