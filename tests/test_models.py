@@ -208,6 +208,18 @@ def test_intervals_resample_whole_recordings():
     assert "f1_macro_ci" in out and "roc_auc_ci" in out
 
 
+def test_macro_f1_interval_holds_its_point_with_two_test_rows_a_class():
+    """24 people, 2 test photos each, 3 of 4 right (the wrong ones all called person 0): a resample leaves some
+    people out, and they must not count as an F1 of 0 (the interval then lay wholly below the point estimate)."""
+    from facevoice.evaluate import classification_metrics
+
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(24), 2)
+    pred = np.where(rng.random(48) < 0.75, y, 0)
+    out = classification_metrics(y, np.eye(24)[pred], [f"p{i}" for i in range(24)], groups=np.arange(48))
+    assert out["f1_macro_ci"][0] <= out["f1_macro"] <= out["f1_macro_ci"][1], out
+
+
 def test_fast_interval_statistics_equal_sklearn():
     from sklearn.metrics import f1_score, roc_auc_score
 
@@ -216,8 +228,9 @@ def test_fast_interval_statistics_equal_sklearn():
     rng = np.random.default_rng(0)
     for n in (2, 7):
         y, p = rng.integers(0, n, 300), rng.integers(0, n - 1, 300)  # the last class is never predicted
-        assert macro_f1(y, p, n) == pytest.approx(f1_score(y, p, labels=list(range(n)), average="macro",
-                                                           zero_division=0))
+        assert macro_f1(y, p, n) == pytest.approx(f1_score(y, p, average="macro", zero_division=0))
+    y, p = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1])  # classes 2-4 neither true nor predicted: not counted
+    assert macro_f1(y, p, 5) == pytest.approx(f1_score(y, p, average="macro", zero_division=0))
     y, s = rng.integers(0, 2, 300), np.round(rng.random(300), 1)  # ties
     assert binary_auc(y, s) == pytest.approx(roc_auc_score(y, s))
 
