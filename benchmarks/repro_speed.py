@@ -8,8 +8,9 @@ default run from an empty ``data/`` in a fresh clone (goal <= 10 min), stage by 
 
 The full run clones the committed HEAD into a temporary folder and runs ``make repro``'s command there
 (``python -m facevoice.repro --jobs N``; ``--jobs 1``: ``dvc repro``) with the clone's ``src`` first on
-PYTHONPATH, prints one row per stage (seconds, share of the summed stage time), then whether the clone's
-dvc.lock equals the committed one (the fresh-clone reproducibility check of issue #14). Prints JSON at the end.
+PYTHONPATH, prints one row per stage (seconds, share of the summed stage time, from-to seconds into the run), then
+whether the clone's dvc.lock equals the committed one (the fresh-clone reproducibility check of issue #14).
+Prints JSON at the end.
 """
 from __future__ import annotations
 
@@ -78,9 +79,11 @@ def full(keep: Path | None, jobs: int) -> dict:
         raise SystemExit(f"{' '.join(command(jobs))} failed:\n" + "".join(line for _, line in lines[-40:]))
     total = time.perf_counter() - t0
     per_stage = stage_times(lines, total)
+    finished = {m.group(1): t for t, line in lines for m in re.finditer(r"\] (\S+): ran in", line)}
     summed = sum(per_stage.values()) or 1.0
     for name, sec in sorted(per_stage.items(), key=lambda kv: -kv[1]):
-        print(f"{sec:7.1f} s  {100 * sec / summed:5.1f}%  {name}")
+        at = f"  {finished[name] - sec:5.0f}-{finished[name]:4.0f} s" if name in finished else ""
+        print(f"{sec:7.1f} s  {100 * sec / summed:5.1f}%{at}  {name}")
     same_lock = (clone / "dvc.lock").read_text() == committed
     print(f"full run ({jobs} stage(s) at a time): {total / 60:.1f} min wall, stages summed {summed / 60:.1f} min; dvc.lock {'identical to' if same_lock else 'DIFFERS from'} the committed one")
     return {"jobs": jobs, "full_run_min": round(total / 60, 2), "stages": per_stage, "lock_identical": same_lock,

@@ -87,18 +87,22 @@ def setup(tmp_path_factory, faces, voices, split_by, pairing) -> tuple[Path, dic
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """The four ``dvc repro`` runs, started together (each stage is mostly one busy core: two cores run two
-    scenarios at once) and awaited; each must exit 0."""
+    scenarios at once) and awaited; each must exit 0. Their stages start from one warm server (TensorFlow
+    imported once, ``facevoice.warm``), as ``make repro``'s do."""
     import os
     import subprocess
     import sys
 
+    from facevoice.warm import server
+
     for name in ("lfw_dev", "urdu_speech", "fsdd"):
         shared_dataset(name)
     repos = {k: setup(tmp_path_factory, *spec) for k, spec in SCENARIOS.items()}
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
-    procs = {k: subprocess.Popen("dvc repro", cwd=d, shell=True, env=env, text=True, stdout=subprocess.PIPE,
-                                 stderr=subprocess.STDOUT) for k, (d, _) in repos.items()}
-    out = {k: p.communicate(timeout=1500)[0] for k, p in procs.items()}
+    with server(tmp_path_factory.mktemp("warm") / "server.log"):
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+        procs = {k: subprocess.Popen("dvc repro", cwd=d, shell=True, env=env, text=True, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT) for k, (d, _) in repos.items()}
+        out = {k: p.communicate(timeout=1500)[0] for k, p in procs.items()}
     failed = {k: out[k][-3000:] for k, p in procs.items() if p.returncode != 0}
     assert not failed, failed
     return {k: (d, params, out[k]) for k, (d, params) in repos.items()}

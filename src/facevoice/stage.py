@@ -102,11 +102,18 @@ def main(func: Callable[[], object]) -> None:
     """Run a stage body; a ``FacevoiceError`` (bad params value, missing source) exits 2 with one line.
 
     Under DVC (which sets ``DVC_STAGE``) the stage dies with the ``dvc`` process (``die_with_dvc``). Run by
-    hand, a stage is left alone (``nohup`` keeps working)."""
+    hand, a stage is left alone (``nohup`` keeps working). With ``make repro``'s warm server
+    (``$FACEVOICE_WARM``), the script runs in a fork of it and this process exits with its code
+    (``facevoice.warm``)."""
+    from . import warm
     from .errors import FacevoiceError
 
     if os.environ.get("DVC_STAGE"):
         die_with_dvc()
+    if os.environ.get(warm.ENV) and not os.environ.get(warm.CHILD):
+        code = warm.delegate(os.environ[warm.ENV])
+        if code is not None:
+            sys.exit(code)
     try:
         func()
     except FacevoiceError as exc:
