@@ -24,6 +24,16 @@ TARGETS = "train@mfcc_dense finetune@mfcc_ae_clf"
 CLI_TARGETS = "train@face_cnn verify@siamese"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm_server(tmp_path_factory):
+    """Every ``dvc`` command of this module starts its stages from one warm server (TensorFlow imported once,
+    ``facevoice.warm``), as ``make repro`` does; ``facevoice.repro`` starts its own for its run."""
+    from facevoice.warm import server
+
+    with server(tmp_path_factory.mktemp("warm") / "server.log") as path:
+        yield path
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
