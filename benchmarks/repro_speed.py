@@ -1,6 +1,11 @@
 """How long a run takes: with nothing to do (goal <= 2 s wall on 2 cores) and, with ``--full``, the whole
 default run from an empty ``data/`` in a fresh clone (goal <= 10 min), stage by stage.
 
+The no-op also times DVC's own floor: a generated pipeline with as many stages as dvc.yaml, each copying one
+file to another and declaring one param, so nothing but DVC's per-stage work (its read/write locks, the status
+of each dependency and output, the params file parsed once per stage) is left; once with a one-line params file
+per stage, once reading this repository's params.yaml.
+
     .venv/bin/python benchmarks/repro_speed.py               # no-op: 3 runs each of `make repro`'s scheduler
                                                              # and of plain `dvc repro` (run `make repro` first)
     .venv/bin/python benchmarks/repro_speed.py --full        # + a fresh clone of HEAD, the run timed per stage
@@ -53,6 +58,26 @@ def noop(cwd: Path, jobs: int, runs: int = 3) -> list[float]:
     return times
 
 
+def dvc_floor(n_stages: int, params_text: str | None, runs: int = 3) -> list[float]:
+    """No-op ``dvc repro`` of ``n_stages`` trivial stages (one dep, one out, one param each); with
+    ``params_text``, each stage reads a key of that params file instead of a one-line one."""
+    import yaml
+
+    with tempfile.TemporaryDirectory(prefix="dvc_floor") as tmp:
+        d = Path(tmp)
+        subprocess.run("git init -q && dvc init -q", cwd=d, shell=True, check=True, env=env())
+        key = next(iter(yaml.safe_load(params_text))) if params_text else None
+        (d / "params.yaml").write_text(params_text or "".join(f"s{i}: 1\n" for i in range(n_stages)))
+        stages = {}
+        for i in range(n_stages):
+            (d / f"in{i}").write_text(str(i))
+            stages[f"s{i}"] = {"cmd": f"cp in{i} out{i}", "deps": [f"in{i}"], "params": [key or f"s{i}"],
+                               "outs": [f"out{i}"]}
+        (d / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+        subprocess.run(["dvc", "repro", "-q"], cwd=d, env=env(), check=True, capture_output=True)
+        return noop(d, 1, runs)
+
+
 def stage_times(lines: list[tuple[float, str]], total: float) -> dict[str, float]:
     """The scheduler's "[k/n] stage: ran in X s" lines; for ``dvc repro``, seconds from each "Running stage 'x'"
     line to the next one (the last one: to the end)."""
@@ -102,6 +127,13 @@ def main() -> None:
             times = noop(ROOT, jobs)
             out[f"noop_s_{'make' if jobs > 1 else 'dvc'}"] = [round(t, 2) for t in times]
             print(f"no-op {what}: median {statistics.median(times):.2f} s wall ({', '.join(f'{t:.2f}' for t in times)})")
+        n = len(subprocess.run(["dvc", "stage", "list", "--names-only"], cwd=ROOT, env=env(), capture_output=True,
+                               text=True, check=True).stdout.split())
+        for label, text in (("one-line params", None), ("this params.yaml", (ROOT / "params.yaml").read_text())):
+            times = dvc_floor(n, text)
+            out[f"noop_s_floor_{'params_yaml' if text else 'minimal'}"] = [round(t, 2) for t in times]
+            print(f"no-op dvc repro of {n} trivial stages ({label}): median {statistics.median(times):.2f} s wall "
+                  f"({', '.join(f'{t:.2f}' for t in times)})")
     if args.full:
         out.update(full(args.keep, args.jobs))
     print(json.dumps(out))

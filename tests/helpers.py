@@ -61,3 +61,24 @@ def ran(output: str) -> set[str]:
     lines = output.splitlines()
     return ({line.split("'")[1] for line in lines if line.startswith("Running stage")}
             | {line.split("] ", 1)[1].split(": ran in")[0] for line in lines if ": ran in " in line})
+
+
+def declared(section: str, name: str) -> set[str]:
+    """The outputs, metrics and plots dvc.yaml declares for ``<section>@<name>`` (paths as in dvc.yaml)."""
+    import yaml
+
+    body = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][section]["do"]
+    return {str(e if isinstance(e, str) else next(iter(e))).replace("${key}", name)
+            for kind in ("outs", "metrics", "plots") for e in body.get(kind, [])}
+
+
+def assert_outputs_are_declared(section: str, name: str, d: dict) -> None:
+    """Every output dvc.yaml declares exists, and every file the model wrote is inside a declared output: an
+    undeclared one is neither restored from DVC's run cache nor rewritten when it is used (the report)."""
+    root, paths = d["models"].parent, declared(section, name)
+    missing = sorted(p for p in paths if not (root / p).exists())
+    assert not missing, f"{section}@{name} did not write outputs dvc.yaml declares: {missing}"
+    written = {f.relative_to(root).as_posix() for k in ("models", "metrics", "plots") for f in d[k].rglob("*")
+               if f.is_file() and (f.stem == name or f.relative_to(d[k]).parts[0] == name)}
+    undeclared = sorted(f for f in written if not any(f == p or f.startswith(p + "/") for p in paths))
+    assert not undeclared, f"{section}@{name} wrote files dvc.yaml does not declare: {undeclared}"

@@ -8,7 +8,7 @@ import pytest
 from facevoice import models
 from facevoice.errors import ParamsError
 from facevoice.train import run
-from helpers import toy_feature
+from helpers import assert_outputs_are_declared, toy_feature
 
 
 def blobs(n_classes=4, per_class=60, dim=20, seed=0):
@@ -49,6 +49,7 @@ def test_dense_classifier_learns_separable_blobs(dirs):
     assert (dirs["metrics"] / "toy_clf.json").exists() and (dirs["plots"] / "toy_clf/confusion.csv").exists()
     confusion = pd.read_csv(dirs["plots"] / "toy_clf/confusion.csv")
     assert len(confusion) == 48 and (confusion["actual"] == confusion["predicted"]).mean() == info["accuracy"]
+    assert_outputs_are_declared("train", "toy_clf", dirs)
 
 
 def test_gender_task_uses_the_gender_column(dirs):
@@ -63,7 +64,7 @@ def test_autoencoder_then_encoder_classifier_starts_from_its_weights(dirs):
     ae = go("toy_ae", {"feature": "toy", "task": "reconstruct", "builder": "dense_ae",
                        "args": {"hidden": [32], "code": 8}, "fit": {**TRAIN, "epochs": 80}}, dirs)
     assert ae["test_mse"] < 0.5  # inputs are standardised: predicting the mean would give ~1.0
-    assert (dirs["plots"] / "toy_ae/reconstructions.png").exists()
+    assert_outputs_are_declared("pretrain", "toy_ae", dirs)
     pre = keras.models.load_model(dirs["models"] / "toy_ae.keras", safe_mode=True)
     clf_spec = {"feature": "toy", "task": "person", "builder": "encoder_classifier", "init_from": "toy_ae",
                 "args": {"head": [16]}, "fit": {**TRAIN, "epochs": 1, "freeze_epochs": 1}}
@@ -73,6 +74,7 @@ def test_autoencoder_then_encoder_classifier_starts_from_its_weights(dirs):
         np.testing.assert_array_equal(a, b)
     clf = go("toy_ae_clf", {**clf_spec, "fit": {**TRAIN, "freeze_epochs": 10}}, dirs)
     assert clf["accuracy"] >= 0.95 and clf["init_from"] == "toy_ae"
+    assert_outputs_are_declared("finetune", "toy_ae_clf", dirs)
 
 
 def test_label_smoothing_and_early_stopping_on_validation_accuracy(dirs):
@@ -149,7 +151,8 @@ def test_cli_best_model_skips_fusion_models_that_have_no_single_input(tmp_path):
 @pytest.mark.parametrize("builder,args", [("logreg", {"C": 1.0}), ("pca_svm", {"components": 10, "C": 10.0})])
 def test_classic_baselines_learn_separable_blobs(dirs, builder, args):
     info = go(f"toy_{builder}", {"feature": "toy", "task": "person", "builder": builder, "args": args}, dirs)
-    assert info["accuracy"] >= 0.95 and info["fitted_on"] == "train" and (dirs["models"] / f"toy_{builder}.joblib").exists()
+    assert info["accuracy"] >= 0.95 and info["fitted_on"] == "train"
+    assert_outputs_are_declared("baseline", f"toy_{builder}", dirs)
 
 
 def test_the_report_reads_each_model_beside_its_baseline():
@@ -173,8 +176,7 @@ def test_a_model_the_corpus_cannot_serve_is_skipped_with_its_reason(dirs):
     one = go("toy_lang", {"feature": "toy", "task": "language", "builder": "dense_classifier",
                           "args": {"hidden": [8]}, "fit": TRAIN}, dirs)
     assert "one language only (en)" in one["skipped"]
-    for out in ("models/toy_lang.keras", "models/toy_lang.json", "plots/toy_lang/confusion.csv"):
-        assert (dirs[out.split("/")[0]].parent / out).exists(), out
+    assert_outputs_are_declared("train", "toy_lang", dirs)
     assert (dirs["plots"] / "toy_lang/live/plots/metrics").is_dir()
     x, y = blobs()
     open_set = dirs["features"].parent / "open"

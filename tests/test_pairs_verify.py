@@ -9,6 +9,7 @@ import pytest
 from facevoice import pairs as pairs_mod
 from facevoice.store import ArrayStore
 from facevoice.verify import eer, sample_pairs
+from helpers import assert_outputs_are_declared
 
 
 def write_store(d: Path, index: pd.DataFrame, arrays: dict):
@@ -96,10 +97,22 @@ def test_siamese_verifies_unseen_people(tmp_path):
     assert info["open_set"] and info["test_people_seen_in_training"] == 0
     assert info["roc_auc"] > 0.9 and info["eer"] < 0.15
     assert {"eer", "eer_threshold", "roc_auc", "precision", "recall"} <= set(info["face_only"])
-    assert (tmp_path / "plots/siam/roc.csv").exists() and (tmp_path / "plots/siam/det.csv").exists()
+    d = {k: tmp_path / k for k in ("models", "metrics", "plots")}
+    assert_outputs_are_declared("verify", "siam", d)  # the three models, roc/det, each variant's curves in live/
     import keras
 
     keras.models.load_model(tmp_path / "models/siam.keras", safe_mode=True)
+
+
+def test_a_verifier_without_pairs_writes_every_declared_output(tmp_path):
+    from facevoice.verify import run
+
+    (tmp_path / "pairs").mkdir()
+    (tmp_path / "pairs/summary.json").write_text('{"skipped": "pairs need faces and voices"}')
+    info = run("siam", {}, pairs_dir=tmp_path / "pairs", models_dir=tmp_path / "models",
+               metrics_dir=tmp_path / "metrics", plots_dir=tmp_path / "plots")
+    assert info["skipped"] == "pairs were skipped: pairs need faces and voices"
+    assert_outputs_are_declared("verify", "siam", {k: tmp_path / k for k in ("models", "metrics", "plots")})
 
 
 def test_face_embed_rows_are_the_drawn_photos_own_and_photos_without_one_are_not_drawn(tmp_path):

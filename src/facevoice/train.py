@@ -166,8 +166,12 @@ def skip_model(name: str, spec: dict, reason: str, dirs: Dirs) -> dict:
     plot = dirs.plots / name
     shutil.rmtree(plot, ignore_errors=True)
     files = {dirs.models / f"{name}{'.joblib' if sklearn else '.keras'}": None}
-    files[plot / ("reconstructions.png" if task == "reconstruct" else "confusion.csv")] = (
-        None if task == "reconstruct" else "actual,predicted\n")
+    if task == "reconstruct":
+        files[plot / "reconstructions.png"] = None
+    else:
+        files.update({plot / "confusion.csv": "actual,predicted\n", plot / "confusion.png": None})
+    if not sklearn:
+        files[plot / "live" / "metrics.json"] = json.dumps({"skipped": reason}) + "\n"
     write_placeholders(reason, files, [] if sklearn else [plot / "live" / "plots" / "metrics"])
     info = {"model": name, "task": task, "feature": spec.get("feature"), "builder": spec.get("builder"),
             "split_rule": split_rule(None)}

@@ -107,7 +107,7 @@ def run(name: str, spec: dict, *, pairs_dir: Path, models_dir: Path, metrics_dir
         files = {models_dir / f"{name}{suffix}.keras": None for suffix in ("", "_face_only", "_voice_only")}
         files.update({plot / "roc.csv": "variant,fpr,tpr\n", plot / "det.csv": "variant,fpr,fnr\n",
                       plot / "roc_det.png": None})
-        write_placeholders(str(why), files)
+        write_placeholders(str(why), files, [plot / "live"])
         return write_skipped(str(why), {"model": name, "task": "verify"}, metrics_dir / f"{name}.json",
                              models_dir / f"{name}.json", {"params": spec})
 
