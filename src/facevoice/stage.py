@@ -10,14 +10,14 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 from .atomic import alive
-from typing import Callable
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # TensorFlow runs each stage on one thread: the same order of floating-point sums on a 2-core and a 64-core
-# machine, and `make repro`'s two stages at a time share 2 cores without oversubscribing them (a model stage
-# ran 20-25% faster that way than with TensorFlow's default pools, README "Results").
+# machine, and `make repro`'s stages share the cores without oversubscribing them (verify@siamese alone: 139 s
+# instead of 171 s with TensorFlow's default pools, README "Results").
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 

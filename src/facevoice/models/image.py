@@ -100,9 +100,8 @@ def build_image_cnn(input_shape, n_classes, x_train, pretrained=None, filters=(1
 
     For real photos: ``batchnorm`` (Conv2D + BatchNorm + ReLU blocks), ``pool: gap`` (the last map averaged
     instead of flattened, then ``dropout``: far fewer weights) and ``augment: {flip, shift}`` (random mirror and
-    shift while training, ``_augment_layers``). Measured outside the pipeline on lfw_dev's 452 people (2-5
-    training photos each, 32x32 RGB crops, filters [32, 64, 128], head [], dropout 0.5, 200 epochs): 0.137 test
-    accuracy, where the default settings reached 0.039 (issue #13)."""
+    shift while training, ``_augment_layers``): the ``real_photos`` profile's settings, measured on lfw_dev's
+    452 people in the README ("LFW identification")."""
     keras = _keras()
     _check_image(input_shape, "image_cnn", 2 ** len(list(filters)))
     inp = keras.Input(shape=tuple(input_shape), name="input")
