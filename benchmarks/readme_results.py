@@ -9,14 +9,13 @@ the speaker trials. The prose around them in the README is written by hand from 
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from facevoice.report import beside_baseline  # noqa: E402
+from facevoice.report import beside_baseline, read_metrics  # noqa: E402
 
 # model -> (task, input): what the table says about each model (params.yaml has the details)
 ROWS = {
@@ -45,10 +44,6 @@ SEED = {"mfcc_ae_clf": "0.95", "audio_cnn": "0.79", "audio_crnn": "0.715", "mel_
         "gender_transfer": "0.84", "gender_svm": "0.59", "face_cnn": "(0.845 on VoxCeleb frames)", "face_ae_clf": "0.83",
         "fusion_cnn_cnn": "0.7325", "fusion_cnn_crnn": "0.80"}
 BASELINES = {"gender_svm": "voice_mfcc_logreg_gender", "face_embed_svm": "face_pca_svm"}
-
-
-def load(metrics: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted(metrics.glob("*.json"))}
 
 
 def value(m: dict, key: str = "accuracy", digits: int = 2) -> str:
@@ -129,7 +124,7 @@ def trials_tables(t: dict) -> str:
 
 
 def main() -> None:
-    found = load(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "metrics")
+    found = read_metrics(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "metrics")
     parts = [models_table(found)]
     if "pairs_compare" in found:
         parts.append(compare_lines(found["pairs_compare"]))

@@ -65,9 +65,9 @@ def configure(scenario: str, params: dict, tmp: Path, per_fold: int) -> dict:
 def table(d: Path) -> str:
     """Markdown: every model with numbers (or its skip reason), beside its classic baseline."""
     sys.path.insert(0, str(ROOT / "src"))
-    from facevoice.report import beside_baseline
+    from facevoice.report import beside_baseline, read_metrics
 
-    found = {p.stem: json.loads(p.read_text()) for p in sorted((d / "metrics").glob("*.json"))}
+    found = read_metrics(d / "metrics")
     models = {k: v for k, v in found.items() if "task" in v and not v.get("per_language")}
     versus = beside_baseline(models)
     lines = ["| model | task | feature | accuracy [95% CI] | macro F1 | vs classic baseline |", "|---|---|---|---|---|---|"]

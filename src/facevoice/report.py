@@ -62,12 +62,31 @@ def beside_baseline(metrics: dict[str, dict]) -> dict[str, tuple[str, float]]:
     return out
 
 
+def read_metrics(metrics_dir: Path) -> dict[str, dict]:
+    """Every metrics file of a run, by name (``metrics/<name>.json``), in name order."""
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(metrics_dir).glob("*.json"))}
+
+
 def models_section(metrics_dir: Path, seeds: Path) -> str:
-    found = {p.stem: json.loads(p.read_text()) for p in sorted(metrics_dir.glob("*.json"))
-             if p.stem not in ("corpus", "pairs_compare", *PROTOCOLS)}
-    versus = beside_baseline(found)
+    found = read_metrics(metrics_dir)
+    seed_table = pd.read_csv(seeds, keep_default_na=False, dtype=str) if seeds.exists() else pd.DataFrame()
+    parts = ["<h2>Models</h2>", _models_table(found, seed_table), *_verification_tables(found),
+             _compare_table(found.get("pairs_compare"))]
+    parts = [part for part in parts if part]
+    parts += [protocol_section(metrics_dir / f"{name}.json", title) for name, title in PROTOCOLS.items()]
+    parts += _per_language_tables(found)
+    if len(seed_table):
+        parts.append("<h3>What the seed projects reported, and why the numbers are not comparable as they stand</h3>")
+        parts.append(_table(seed_table))
+    return "\n".join(parts)
+
+
+def _models_table(found: dict[str, dict], seed_table: pd.DataFrame) -> str:
+    """One row per model: headline metrics, interval, its classic baseline and the difference, skip reason."""
+    models = {k: v for k, v in found.items() if k not in ("corpus", "pairs_compare", *PROTOCOLS)}
+    versus = beside_baseline(models)
     rows = []
-    for name, m in found.items():
+    for name, m in models.items():
         vs = versus.get(name)
         rows.append({"model": name, "task": m.get("task", "verify" if "eer" in m else ""),
                      "feature": m.get("feature", ""), **{k: m.get(k) for k in HEADLINE},
@@ -75,48 +94,56 @@ def models_section(metrics_dir: Path, seeds: Path) -> str:
                      "baseline": vs[0] if vs else "",
                      "vs baseline": (f"{vs[1]:+.3f}" + (" BELOW" if vs[1] < 0 else "")) if vs else "",
                      "skipped": m.get("skipped", "")})
-    parts = ["<h2>Models</h2>"]
-    seed_table = pd.read_csv(seeds, keep_default_na=False, dtype=str) if seeds.exists() else pd.DataFrame()
-    if rows:
-        df = pd.DataFrame(rows).dropna(axis=1, how="all")
-        if not df["skipped"].astype(bool).any():
-            df = df.drop(columns="skipped")
-        if len(seed_table):  # what the seed projects reported, beside our numbers (caveats in the table below)
-            reported = seed_table[(seed_table["reported"] != "") & ~seed_table["metric"].str.contains("train")].groupby("model")["reported"].agg("; ".join)
-            df["seed reported"] = df["model"].map(reported).fillna("")
-        parts.append(_table(df))
-    verify = [p for p in sorted(metrics_dir.glob("*.json")) if "face_only" in json.loads(p.read_text())]
-    for p in verify:
-        m = json.loads(p.read_text())
+    if not rows:
+        return ""
+    df = pd.DataFrame(rows).dropna(axis=1, how="all")
+    if not df["skipped"].astype(bool).any():
+        df = df.drop(columns="skipped")
+    if len(seed_table):  # what the seed projects reported, beside our numbers (caveats in the table below)
+        reported = seed_table[(seed_table["reported"] != "") & ~seed_table["metric"].str.contains("train")].groupby("model")["reported"].agg("; ".join)
+        df["seed reported"] = df["model"].map(reported).fillna("")
+    return _table(df)
+
+
+def _verification_tables(found: dict[str, dict]) -> list[str]:
+    """A table per verifier (fused, face-only and voice-only rows)."""
+    parts = []
+    for name, m in found.items():
+        if "face_only" not in m:
+            continue
         v = pd.DataFrame([{"variant": k, **_verification_row(m if k == "fused" else m[k])}
                           for k in ("fused", "face_only", "voice_only")])
-        parts.append(f"<h3>Verification: {html.escape(p.stem)} (open-set: {m.get('open_set')}, pairing: "
+        parts.append(f"<h3>Verification: {html.escape(name)} (open-set: {m.get('open_set')}, pairing: "
                      f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
-    compare = metrics_dir / "pairs_compare.json"
-    if compare.exists() and json.loads(compare.read_text()).get("skipped"):
-        parts.append(f"<h3>Identity models on the same test pairs: skipped</h3>"
-                     f"<p>{html.escape(json.loads(compare.read_text())['skipped'])}</p>")
-    elif compare.exists():
-        c = json.loads(compare.read_text())
-        df = pd.DataFrame([{"model": k, **v} for k, v in c["models"].items()])
-        if len(df):
-            df = df.sort_values("accuracy", ascending=False)
-        parts.append(f"<h3>Every identity model on the same {c['n_samples']} test pairs ({html.escape(c['pairing'])} "
-                     f"pairing): fusion gain over the best single model {c.get('fusion_gain', float('nan')):+.3f}</h3>"
-                     f"{_table(df)}")
-    parts += [protocol_section(metrics_dir / f"{name}.json", title) for name, title in PROTOCOLS.items()]
-    for p in sorted(metrics_dir.glob("*.json")):
-        m = json.loads(p.read_text())
-        if m.get("per_language"):
-            langs = pd.DataFrame([{"language": lang, **{k: b.get(k) for k in HEADLINE}}
-                                  for lang, b in m.get("languages", {}).items()]).dropna(axis=1, how="all")
-            skipped = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in m.get("languages_skipped", {}).items())
-            parts.append(f"<h3>Per language: {html.escape(p.stem)} ({html.escape(str(m.get('task')))})</h3>{_table(langs)}"
-                         + (f"<p>Not trained:</p><ul>{skipped}</ul>" if skipped else ""))
-    if len(seed_table):
-        parts.append("<h3>What the seed projects reported, and why the numbers are not comparable as they stand</h3>")
-        parts.append(_table(seed_table))
-    return "\n".join(parts)
+    return parts
+
+
+def _compare_table(c: dict | None) -> str:
+    """Every identity model on the same test pairs, best first, and the fusion gain (or why it was skipped)."""
+    if c is None:
+        return ""
+    if c.get("skipped"):
+        return f"<h3>Identity models on the same test pairs: skipped</h3><p>{html.escape(c['skipped'])}</p>"
+    df = pd.DataFrame([{"model": k, **v} for k, v in c["models"].items()])
+    if len(df):
+        df = df.sort_values("accuracy", ascending=False)
+    return (f"<h3>Every identity model on the same {c['n_samples']} test pairs ({html.escape(c['pairing'])} "
+            f"pairing): fusion gain over the best single model {c.get('fusion_gain', float('nan')):+.3f}</h3>"
+            f"{_table(df)}")
+
+
+def _per_language_tables(found: dict[str, dict]) -> list[str]:
+    """A table per per-language model group, with the languages it could not train."""
+    parts = []
+    for name, m in found.items():
+        if not m.get("per_language"):
+            continue
+        langs = pd.DataFrame([{"language": lang, **{k: b.get(k) for k in HEADLINE}}
+                              for lang, b in m.get("languages", {}).items()]).dropna(axis=1, how="all")
+        skipped = "".join(f"<li>{html.escape(k)}: {html.escape(v)}</li>" for k, v in m.get("languages_skipped", {}).items())
+        parts.append(f"<h3>Per language: {html.escape(name)} ({html.escape(str(m.get('task')))})</h3>{_table(langs)}"
+                     + (f"<p>Not trained:</p><ul>{skipped}</ul>" if skipped else ""))
+    return parts
 
 
 def _verification_row(m: dict) -> dict:
