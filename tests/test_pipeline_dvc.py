@@ -139,6 +139,20 @@ def trained(repo):
     return d, test_faces, test_clips
 
 
+def test_every_file_the_stages_wrote_is_a_declared_output(trained):
+    """DVC restores (run cache, ``dvc checkout``) and checks only what dvc.yaml declares: a file a stage writes
+    beside its outputs would go stale unnoticed (the report embedded confusion.png, which no stage declared)."""
+    from dvc.repo import Repo
+
+    d, _, _ = trained
+    with Repo(str(d)) as repo:
+        outs = {Path(o.fs_path).relative_to(d).as_posix() for stage in repo.index.stages for o in stage.outs}
+    written = [f.relative_to(d).as_posix() for top in ("data", "models", "metrics", "plots", "reports")
+               for f in sorted((d / top).rglob("*")) if f.is_file()]
+    undeclared = [f for f in written if not any(f == o or f.startswith(o + "/") for o in outs)]
+    assert any(f.startswith("plots/face_cnn/") for f in written) and not undeclared, undeclared
+
+
 def test_identify_names_the_person_from_a_photo_and_a_clip(trained):
     d, faces, clips = trained
     person = clips["person"].iloc[0]
