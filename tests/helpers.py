@@ -63,6 +63,12 @@ def ran(output: str) -> set[str]:
             | {line.split("] ", 1)[1].split(": ran in")[0] for line in lines if ": ran in " in line})
 
 
+def uncovered(paths, roots) -> list[str]:
+    """The ``paths`` (posix, relative) that are neither one of ``roots`` nor inside one of them, in order."""
+    roots = [r.rstrip("/") for r in roots]
+    return sorted(p for p in paths if not any(p == r or p.startswith(r + "/") for r in roots))
+
+
 def declared(section: str, name: str) -> set[str]:
     """The outputs, metrics and plots dvc.yaml declares for ``<section>@<name>`` (paths as in dvc.yaml)."""
     import yaml
@@ -80,5 +86,5 @@ def assert_outputs_are_declared(section: str, name: str, d: dict) -> None:
     assert not missing, f"{section}@{name} did not write outputs dvc.yaml declares: {missing}"
     written = {f.relative_to(root).as_posix() for k in ("models", "metrics", "plots") for f in d[k].rglob("*")
                if f.is_file() and (f.stem == name or f.relative_to(d[k]).parts[0] == name)}
-    undeclared = sorted(f for f in written if not any(f == p or f.startswith(p + "/") for p in paths))
+    undeclared = uncovered(written, paths)
     assert not undeclared, f"{section}@{name} wrote files dvc.yaml does not declare: {undeclared}"

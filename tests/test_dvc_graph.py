@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import uncovered
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -59,9 +60,7 @@ def test_every_imported_module_is_a_dependency(name):
     deps = [re.sub(r"\$\{[^}]*\}", "*", d if isinstance(d, str) else next(iter(d))) for d in body["deps"]]
     assert script in deps, f"{name}: its own script {script} is not a dependency"
     top = SRC / "facevoice" / "__init__.py"
-    missing = sorted(f.relative_to(ROOT).as_posix() for f in closure(ROOT / script) - {top}
-                     if not any(f.relative_to(ROOT).as_posix() == d or
-                                f.relative_to(ROOT).as_posix().startswith(d.rstrip("/") + "/") for d in deps))
+    missing = uncovered([f.relative_to(ROOT).as_posix() for f in closure(ROOT / script) - {top}], deps)
     assert not missing, f"{name}: dvc.yaml deps miss {missing}"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import ROOT, copy_repo, ran, sh
+from helpers import ROOT, copy_repo, ran, sh, uncovered
 
 BIN = Path(sys.executable).parent
 pytestmark = pytest.mark.slow
@@ -149,7 +149,7 @@ def test_every_file_the_stages_wrote_is_a_declared_output(trained):
         outs = {Path(o.fs_path).relative_to(d).as_posix() for stage in repo.index.stages for o in stage.outs}
     written = [f.relative_to(d).as_posix() for top in ("data", "models", "metrics", "plots", "reports")
                for f in sorted((d / top).rglob("*")) if f.is_file()]
-    undeclared = [f for f in written if not any(f == o or f.startswith(o + "/") for o in outs)]
+    undeclared = uncovered(written, outs)
     assert any(f.startswith("plots/face_cnn/") for f in written) and not undeclared, undeclared
 
 
