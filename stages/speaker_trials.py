@@ -3,13 +3,13 @@ the fused embeddings beside each modality alone (metrics/speaker_trials.json).""
 import json
 from pathlib import Path
 
-import pandas as pd
-
-from facevoice import params
+from facevoice import params  # first: the package pins NumPy's kernels before NumPy loads (facevoice/__init__)
 from facevoice.evaluate import write_metrics
 from facevoice.protocols import face_voice_trials
 from facevoice.protocols.trials import run as trials
 from facevoice.stage import main
+
+import pandas as pd  # noqa: E402 (after facevoice, above)
 
 PLOTS = Path("plots/speaker_trials")
 

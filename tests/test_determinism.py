@@ -6,6 +6,7 @@ A third run is a fork of a warm server (``facevoice.warm``: TensorFlow imported 
 is set, as in ``make repro``) and must write the same bytes. Each process trains three kinds of model on the same toy image/sequence data: a Conv2D+BatchNorm CNN, a
 Conv1D+LSTM CRNN and a dense classifier, through ``facevoice.train.run`` as the ``train`` stage does.
 """
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,25 @@ def test_two_fresh_processes_and_a_warm_child_train_identical_models(tmp_path):
     assert len(a) == 9 and a.keys() == b.keys() == c.keys()
     different = [k for k in a if a[k] != b[k] or a[k] != c[k]]
     assert not different, different
+
+
+def test_every_stage_script_imports_facevoice_before_any_third_party_module():
+    """facevoice/__init__ turns NumPy's AVX-512 kernels off, which only works before NumPy is first imported."""
+    import ast
+
+    for script in sorted((ROOT / "stages").glob("*.py")):
+        tops = [n.names[0].name if isinstance(n, ast.Import) else n.module
+                for n in ast.parse(script.read_text()).body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        first = next((m for m in tops if m.split(".")[0] not in sys.stdlib_module_names | {"__future__"}), None)
+        assert first is None or first.split(".")[0] == "facevoice", f"{script.name} imports {first} first"
+
+
+def test_numpy_and_onednn_run_the_same_kernels_on_avx2_and_avx512_machines():
+    """Unpinned, an AVX-512 EPYC wrote other shortterm features, MTCNN boxes and models than the committed dvc.lock
+    (made on an AVX2 CPU); pinned, the same bytes. Checked in a fresh process, as a stage starts."""
+    probe = ("import os, facevoice, numpy\nfrom numpy._core._multiarray_umath import __cpu_features__ as f\n"
+             "print(sorted(k for k in ('X86_V4', 'AVX512_ICL', 'AVX512_SPR') if f.get(k)),"
+             " os.environ.get('ONEDNN_MAX_CPU_ISA'), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
+                         env={k: v for k, v in os.environ.items() if "ONEDNN" not in k and not k.startswith("NPY_")})
+    assert out.stdout.split() == ["[]", "AVX2", "0"], out.stdout

@@ -1,3 +1,16 @@
 """facevoice: recognise people from their faces and voices, as a DVC pipeline."""
+import os
+import platform
 
 __version__ = "0.1.0"
+
+# The same kernels on every x86 CPU, so that a run writes the same bytes on an AVX2 and an AVX-512 machine.
+# NumPy (exp, log, sin, ...) and oneDNN (TensorFlow's matrix products) choose their kernels by the CPU when they
+# load, and the AVX-512 ones round differently; TensorFlow also turns its oneDNN graph rewrites on by itself on
+# CPUs with AVX-512 VNNI only. Unpinned, an AVX-512 EPYC wrote other shortterm features, MTCNN boxes and every
+# TensorFlow model than the committed dvc.lock (made on an AVX2 CPU); pinned, the same bytes (README,
+# "Reproducible"). Every stage imports this package before NumPy and TensorFlow (tests/test_determinism.py).
+if platform.machine().lower() in ("x86_64", "amd64"):
+    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
+    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
