@@ -98,3 +98,14 @@ def test_feature_stages_depend_on_their_own_manifest_only():
     deps = {name: [d for d in STAGES[name].get("do", STAGES[name])["deps"] if str(d).startswith("data/")]
             for name in ("features", "faces")}
     assert deps == {"features": ["data/manifests/voices.csv"], "faces": ["data/manifests/faces.csv"]}
+
+
+def test_the_committed_lock_holds_only_stages_of_this_pipeline():
+    """DVC never prunes dvc.lock: a model dropped from params.yaml (gender_shortterm_en) kept its entry for months,
+    so the lock described a stage no `dvc repro` could run."""
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        names = {s.addressing for s in repo.index.stages}
+    locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
+    assert locked - names == set(), f"dvc.lock has entries for no stage: {sorted(locked - names)}"
