@@ -2,8 +2,9 @@
 read from the source with ast, nothing executed) is covered by the stage's deps, so a change to it reruns the
 stage. Without this, changing how a metric or the split is computed would leave every metrics file stale. And no
 module the script does not import is a dependency: `faces` depended on features.py and `verify` on compare.py and
-split.py, so changing them reran MTCNN and both verifiers for nothing. A folder is a dependency only where the stage imports
-every module in it, or picks one by name at run time (``prepare``: ``sources`` by ``prepare.faces.source``)."""
+split.py, so changing them reran MTCNN and both verifiers for nothing. A folder is a dependency only where the
+stage imports every module in it, or picks one by name at run time (``prepare``: ``sources`` by
+``prepare.faces.source``)."""
 import ast
 import re
 from pathlib import Path
@@ -70,7 +71,8 @@ def test_every_imported_module_is_a_dependency_and_no_other(name):
     for d in (d for d in deps if (ROOT / d).is_dir() and d.startswith("src/")):
         inside = {f.relative_to(ROOT).as_posix() for f in (ROOT / d).rglob("*.py")}
         dynamic = any("import_module(" in (ROOT / f).read_text() for f in inside & set(loaded))
-        assert dynamic or inside <= set(loaded), f"{name}: depends on all of {d}, imports {sorted(inside & set(loaded))}"
+        used = sorted(inside & set(loaded))
+        assert dynamic or inside <= set(loaded), f"{name}: depends on all of {d}, imports only {used}"
 
 
 def test_the_closure_follows_relative_imports():
@@ -111,8 +113,8 @@ def test_feature_stages_depend_on_their_own_manifest_only():
 
 
 def test_the_committed_lock_holds_only_stages_of_this_pipeline():
-    """DVC never prunes dvc.lock: a model dropped from params.yaml (gender_shortterm_en) kept its entry for months,
-    so the lock described a stage no `dvc repro` could run."""
+    """DVC never prunes dvc.lock: a model dropped from params.yaml (gender_shortterm_en) kept its entry from commit
+    5eaaed7 on, so the lock described a stage no `dvc repro` could run."""
     from dvc.repo import Repo
 
     with Repo(str(ROOT)) as repo:

@@ -8,8 +8,9 @@ __version__ = "0.1.0"
 # NumPy (exp, log, sin, ...) and oneDNN (TensorFlow's matrix products) choose their kernels by the CPU when they
 # load, and the AVX-512 ones round differently; TensorFlow also turns its oneDNN graph rewrites on by itself on
 # CPUs with AVX-512 VNNI only. Unpinned, an AVX-512 EPYC wrote other shortterm features, MTCNN boxes and every
-# TensorFlow model than the committed dvc.lock (made on an AVX2 CPU); pinned, the same bytes (README,
-# "Reproducible"). Every stage imports this package before NumPy and TensorFlow (tests/test_determinism.py).
+# TensorFlow model than a dvc.lock made on an AVX2 CPU; pinned, the same features, crops and dense models (the
+# convolutional ones still differ: README, "Reproducible"). Every stage imports this package before NumPy and
+# TensorFlow (tests/test_determinism.py).
 if platform.machine().lower() in ("x86_64", "amd64"):
     os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
     os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
