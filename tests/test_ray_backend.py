@@ -20,6 +20,7 @@ from facevoice.errors import ParamsError  # noqa: E402
 from facevoice.parallel import Backend, connect, from_params, imap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+PINS = ("NPY_DISABLE_CPU_FEATURES", "ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")  # facevoice/__init__
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
@@ -41,7 +42,9 @@ def cluster():
            "--disable-usage-stats"]
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    head = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {k: v for k, v in os.environ.items() if k not in PINS}  # a node that never imported facevoice
+    head = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=env)
     address = f"127.0.0.1:{port}"
     try:
         _wait_for_port(port, head)
@@ -134,6 +137,24 @@ def test_ray_results_keep_input_order_and_actors_are_other_processes(cluster):
 
 def _pid(_):
     return os.getpid()
+
+
+def test_actors_run_the_pinned_kernels_on_a_node_started_without_them(cluster):
+    """The head was started without facevoice's CPU pins in its environment; an actor imports facevoice (its
+    class lives there) before NumPy, so its NumPy runs without AVX-512 kernels and its oneDNN is capped, as in
+    a stage: a cluster of mixed CPUs writes the same features (README, "Reproducible")."""
+    backend = Backend(kind="ray", address=cluster, workers=2, batch_size=1)
+    got = list(imap(_kernels, [0, 1], backend=backend, progress=False))
+    assert got == [([], "AVX2", "0")] * 2
+
+
+def _kernels(_):
+    import numpy
+    from numpy._core._multiarray_umath import __cpu_features__ as f
+
+    assert numpy  # imported in the actor, after the pins
+    return (sorted(k for k in ("X86_V4", "AVX512_ICL", "AVX512_SPR") if f.get(k)),
+            os.environ.get("ONEDNN_MAX_CPU_ISA"), os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
 
 
 ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the actors cannot import this test module
