@@ -97,9 +97,11 @@ def test_every_stage_script_imports_facevoice_before_any_third_party_module():
 def test_numpy_and_onednn_run_the_same_kernels_on_avx2_and_avx512_machines():
     """Unpinned, an AVX-512 EPYC wrote other shortterm features, MTCNN boxes and models than a dvc.lock made on an
     AVX2 CPU; pinned, the same features, crops and dense models. Checked in a fresh process, as a stage starts."""
+    from facevoice import CPU_PINS
+
     probe = ("import os, facevoice, numpy\nfrom numpy._core._multiarray_umath import __cpu_features__ as f\n"
-             "print(sorted(k for k in ('X86_V4', 'AVX512_ICL', 'AVX512_SPR') if f.get(k)),"
+             "print(sorted(k for k in facevoice.CPU_PINS['NPY_DISABLE_CPU_FEATURES'].split() if f.get(k)),"
              " os.environ.get('ONEDNN_MAX_CPU_ISA'), os.environ.get('TF_ENABLE_ONEDNN_OPTS'))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT,
-                         env={k: v for k, v in os.environ.items() if "ONEDNN" not in k and not k.startswith("NPY_")})
+                         env={k: v for k, v in os.environ.items() if k not in CPU_PINS})
     assert out.stdout.split() == ["[]", "AVX2", "0"], out.stdout

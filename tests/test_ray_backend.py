@@ -16,11 +16,11 @@ import yaml
 
 ray = pytest.importorskip("ray", reason="ray is not installed (requirements.txt: ray==2.60.0)")
 
+from facevoice import CPU_PINS  # noqa: E402
 from facevoice.errors import ParamsError  # noqa: E402
 from facevoice.parallel import Backend, connect, from_params, imap  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-PINS = ("NPY_DISABLE_CPU_FEATURES", "ONEDNN_MAX_CPU_ISA", "TF_ENABLE_ONEDNN_OPTS")  # facevoice/__init__
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
@@ -42,7 +42,7 @@ def cluster():
            "--disable-usage-stats"]
     saved = os.environ.get("RAY_AUTH_MODE")
     os.environ["RAY_AUTH_MODE"] = "disabled"
-    env = {k: v for k, v in os.environ.items() if k not in PINS}  # a node that never imported facevoice
+    env = {k: v for k, v in os.environ.items() if k not in CPU_PINS}  # a node that never imported facevoice
     head = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                             env=env)
     address = f"127.0.0.1:{port}"
@@ -153,7 +153,7 @@ def _kernels(_):
     from numpy._core._multiarray_umath import __cpu_features__ as f
 
     assert numpy  # imported in the actor, after the pins
-    return (sorted(k for k in ("X86_V4", "AVX512_ICL", "AVX512_SPR") if f.get(k)),
+    return (sorted(k for k in CPU_PINS["NPY_DISABLE_CPU_FEATURES"].split() if f.get(k)),
             os.environ.get("ONEDNN_MAX_CPU_ISA"), os.environ.get("TF_ENABLE_ONEDNN_OPTS"))
 
 

@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 # TensorFlow model than a dvc.lock made on an AVX2 CPU; pinned, the same features, crops and dense models (the
 # convolutional ones still differ: README, "Reproducible"). Every stage imports this package before NumPy and
 # TensorFlow (tests/test_determinism.py).
+CPU_PINS = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "ONEDNN_MAX_CPU_ISA": "AVX2",
+            "TF_ENABLE_ONEDNN_OPTS": "0"}
 if platform.machine().lower() in ("x86_64", "amd64"):
-    os.environ.setdefault("NPY_DISABLE_CPU_FEATURES", "X86_V4 AVX512_ICL AVX512_SPR")
-    os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    for _name, _value in CPU_PINS.items():
+        os.environ.setdefault(_name, _value)
