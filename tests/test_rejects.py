@@ -23,7 +23,7 @@ def make_tree(root: Path):
         for i in range(5):
             t = np.arange(16000) / 16000
             (root / "voices" / person).mkdir(parents=True, exist_ok=True)
-            sf.write(root / "voices" / person / f"{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 50 * i) * t)).astype(np.float32), 16000)
+            sf.write(root / "voices" / person / f"{i}.wav", (0.3 * np.sin(2 * np.pi * (200 + 50 * i + 25 * (person == "bob")) * t)).astype(np.float32), 16000)
             (root / "faces" / person).mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(root / "faces" / person / f"{i}.png"), rng.integers(0, 255, (64, 64, 3), dtype=np.uint8))
     (root / "voices" / "ann" / "empty.wav").write_bytes(b"")

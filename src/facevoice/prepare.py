@@ -11,6 +11,11 @@ silent: peak or active level below ``silence_dbfs``) or shorter than ``min_durat
 modalities list the same root, a file both listings reject (an unknown extension) is reported once, in
 the voices rejects. Every kept row carries ``md5``, the digest of the file later stages read, so a stage that
 depends on its manifest alone (``faces`` on faces.csv, ``features@*`` on voices.csv) reruns when a file changes.
+
+Exact duplicates (one ``md5``): copies of one person's file are kept and split with it (one split group, so no
+copy of a training photo is tested on); the same bytes under two people are both rejected, each naming the other
+file and its person. A line on stdout and ``duplicates_grouped``/``duplicates_rejected`` in the counts say how
+many, when there are any.
 """
 from __future__ import annotations
 
@@ -124,10 +129,12 @@ def check_files(kind: str, df: pd.DataFrame, rejects: Rejects, out_dir: Path, mi
 
 
 def split_together(tables: dict[str, pd.DataFrame], by: str, ratios: dict, seed: int) -> dict[str, pd.DataFrame]:
-    """Assign splits over both modalities at once, so a person (by='person') has one split everywhere."""
-    parts = [t[["person", "source_id"]].assign(source_id=lambda d, m=m: m + ":" + d["source_id"].astype(str))
+    """Assign splits over both modalities at once, so a person (by='person') has one split everywhere; rows with
+    one ``md5`` (exact copies, of one person once ``shared_bytes`` has run) share a split."""
+    cols = ["person", "source_id", "md5"]  # md5: a copy of a file is split with it (split.merge_sources)
+    parts = [t.reindex(columns=cols).assign(source_id=lambda d, m=m: m + ":" + d["source_id"].astype(str))
              for m, t in tables.items()]
-    combined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["person", "source_id"])
+    combined = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
     splits = assign_splits(combined, by=by, ratios=ratios, seed=seed).values
     out, start = {}, 0
     for m, t in tables.items():
@@ -136,6 +143,33 @@ def split_together(tables: dict[str, pd.DataFrame], by: str, ratios: dict, seed:
         start += len(t)
         out[m] = t
     return out
+
+
+def shared_bytes(kept: pd.DataFrame, rejects: Rejects) -> tuple[pd.DataFrame, dict]:
+    """Reject every kept row whose bytes (``md5``) another person's row also has, naming that file and person;
+    returns the rest and the duplicate counts (files kept beside a copy of the same person, files rejected)."""
+    if kept.empty or "md5" not in kept.columns:
+        return kept, {"grouped": 0, "rejected": 0}
+    user = kept["original_path"] if "original_path" in kept.columns else kept["path"]
+    bad = {}
+    for _, group in kept.groupby("md5", sort=False):
+        if group["person"].nunique() < 2:
+            continue
+        for i in group.index:
+            other = group.index[group["person"] != group.at[i, "person"]][0]
+            bad[i] = f"same bytes as {user[other]} (person {kept.at[other, 'person']})"
+    for i, reason in bad.items():
+        rejects.add(user[i], reason)
+    rest = kept.drop(index=list(bad)).reset_index(drop=True)
+    grouped = int(rest["md5"].duplicated(keep=False).sum())
+    return rest, {"grouped": grouped, "rejected": len(bad)}
+
+
+def report_duplicates(modality: str, dups: dict) -> None:
+    """One line on stdout when ``modality`` has exact duplicates (none: nothing printed)."""
+    if any(dups.values()):
+        print(f"prepare: {modality}: {dups['grouped']} duplicate files kept with their copies in one split, "
+              f"{dups['rejected']} rejected (same bytes, two people)", flush=True)
 
 
 def list_all(sources: dict, rejects: dict[str, Rejects]) -> dict[str, pd.DataFrame]:
@@ -163,11 +197,13 @@ def prepare(sources: dict, split: dict, out_dir: str | Path, min_duration: float
     out_dir.mkdir(parents=True, exist_ok=True)
     rejects = {modality: Rejects(stage="prepare") for modality in MODALITIES}
     listed = list_all(sources, rejects)
-    tables, found = {}, {}
+    tables, found, dups = {}, {}, {}
     for modality in MODALITIES:
         found[modality] = len(listed[modality]) + len(rejects[modality])
         tables[modality] = check_files(modality, listed[modality], rejects[modality], out_dir, min_duration,
                                        workers, silence_dbfs, backend) if len(listed[modality]) else listed[modality]
+        tables[modality], dups[modality] = shared_bytes(tables[modality], rejects[modality])
+        report_duplicates(modality, dups[modality])
     tables = split_together(tables, split["by"], split["ratios"], split["seed"])
     counts = {}
     for modality in MODALITIES:
@@ -181,4 +217,6 @@ def prepare(sources: dict, split: dict, out_dir: str | Path, min_duration: float
             "people": int(kept["person"].nunique()) if len(kept) else 0,
             **{f"{s}": int((kept["split"] == s).sum()) for s in ("train", "val", "test")},
         }
+        if any(dups[modality].values()):  # only then: a corpus without duplicates keeps the counts it had
+            counts[modality].update({f"duplicates_{k}": v for k, v in dups[modality].items()})
     return counts

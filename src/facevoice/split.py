@@ -1,6 +1,7 @@
 """The one split function: by person or by source recording/photo, decided once in ``prepare``.
 
-Chunks, windows and augmented copies made later inherit their source's split, so nothing leaks.
+Chunks, windows and augmented copies made later inherit their source's split, so nothing leaks. Exact
+duplicates (rows with one ``md5``) are one group too: a copy of a photo or clip lands beside its original.
 """
 from __future__ import annotations
 
@@ -36,12 +37,33 @@ def check_ratios(ratios: dict) -> dict[str, float]:
     return vals
 
 
+def merge_sources(sources: pd.Series, links: pd.Series) -> pd.Series:
+    """Each row's split group: its source id, or, when rows share a ``links`` value (a content digest), the
+    smallest source id of all sources joined through shared values. Empty or missing links join nothing, so
+    without shared values the groups are the source ids themselves."""
+    parent: dict = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    frame = pd.DataFrame({"source": sources.astype(str).values, "link": links.values})
+    frame = frame[frame["link"].notna() & (frame["link"].astype(str) != "")]
+    for group in frame.groupby("link", sort=True)["source"]:
+        roots = sorted({find(s) for s in group[1]})
+        for other in roots[1:]:
+            parent[other] = roots[0]
+    return pd.Series([find(s) for s in sources.astype(str)], index=sources.index, dtype=object)
+
+
 def assign_splits(df: pd.DataFrame, by: str, ratios: dict, seed: int, stratify: str | None = "person") -> pd.Series:
     """A ``split`` value per row; all rows of one group (a person, or a source id) share it.
 
     ``by='person'``: people are divided between splits (open-set). ``by='recording'``: each person's
     source recordings/photos are divided between splits (closed-set), stratified per ``stratify`` column
-    so that every person appears in train and, when they have enough sources, in test.
+    so that every person appears in train and, when they have enough sources, in test. With an ``md5``
+    column, sources holding the same bytes are one group (``merge_sources``).
     """
     ratios = check_ratios(ratios)
     if by not in ("person", "recording"):
@@ -56,11 +78,12 @@ def assign_splits(df: pd.DataFrame, by: str, ratios: dict, seed: int, stratify: 
         mapping = dict(zip(people, _allocate(len(people), ratios)))
         return df["person"].map(mapping)
     strata = df[stratify] if stratify else pd.Series("all", index=df.index)
+    groups = merge_sources(df["source_id"], df["md5"]) if "md5" in df.columns else df["source_id"]
     for _, idx in df.groupby(strata, sort=True).groups.items():
-        sources = sorted(df.loc[idx, "source_id"].unique())
+        sources = sorted(groups.loc[idx].unique())
         rng.shuffle(sources)
         mapping = dict(zip(sources, _allocate(len(sources), ratios)))
-        out.loc[idx] = df.loc[idx, "source_id"].map(mapping)
+        out.loc[idx] = groups.loc[idx].map(mapping)
     return out
 
 
