@@ -26,6 +26,7 @@ HOW_TO_GET = ("Common Voice is downloaded after accepting its terms: pick a lang
               "https://commonvoice.mozilla.org/datasets (now served by the Mozilla Data Collective, "
               "https://datacollective.mozillafoundation.org), download the .tar.gz, and set 'path' to it "
               "(or to the extracted folder)")
+OPTIONS = {"voices": ("tsv", "locales")}
 DATASETS = {
     # Archives are per locale and per release (cv-corpus-<version>-<date>-<locale>.tar.gz); the links are
     # signed and expire, so there is no fixed URL or published checksum to pin here.

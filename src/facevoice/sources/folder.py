@@ -19,7 +19,8 @@ one root, so each listing sorts a file by its extension:
   reported once.
 
 Hidden files and folders (name starting with '.', e.g. ``.DS_Store``, ``.git/``) are not corpus files
-and are not walked.
+and are not walked. The tree is walked by ``sources.walk``: a broken link, an unreadable folder or a link loop is
+rejected with that reason, a linked person folder is followed once (a second link to it is rejected).
 """
 from __future__ import annotations
 
@@ -31,10 +32,12 @@ import pandas as pd
 from ..audio.loader import AUDIO_EXTENSIONS
 from ..errors import ParamsError, SourceError
 from ..tables import Rejects, new_manifest
+from . import walk
 
 # .gif: cv2.imread (read_photo) decodes a GIF's first frame since OpenCV 4.11
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".pgm", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 PERSON_COLUMNS = ("person", "speaker", "subject", "client_id", "name")
+OPTIONS = {m: ("manifest", "gender", "language", "source_from") for m in ("faces", "voices")}
 
 
 def _source_id(path: Path, root: Path, pattern: str | None) -> str:
@@ -82,9 +85,9 @@ def _from_manifest(root: Path, opts: dict, rejects: Rejects, extensions, pattern
 
 def _from_folders(root: Path, rejects: Rejects, extensions, pattern, defaults) -> list[dict]:
     rows = []
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+    for path in walk(root, rejects):
         rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not _sort(path, extensions, rejects):
+        if not _sort(path, extensions, rejects):
             continue
         if len(rel.parts) < 2:
             rejects.add(path, "not inside a person folder")
@@ -96,13 +99,24 @@ def _from_folders(root: Path, rejects: Rejects, extensions, pattern, defaults) -
     return rows
 
 
-def _list(root: Path, opts: dict, rejects: Rejects, extensions) -> pd.DataFrame:
-    pattern = opts.get("source_from", "file")
-    if pattern not in (None, "file"):
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ParamsError(f"params.yaml: 'source_from' is not a valid regex ({exc})") from None
+def check_pattern(pattern, key: str) -> str | None:
+    """``source_from``: ``file`` (or null), or a regex whose first capture group the source id is taken from."""
+    if pattern in (None, "file"):
+        return pattern
+    if not isinstance(pattern, str):
+        raise ParamsError(f"params.yaml: '{key}' must be 'file' or a regex string, got {pattern!r}")
+    try:
+        groups = re.compile(pattern).groups
+    except re.error as exc:
+        raise ParamsError(f"params.yaml: '{key}' is not a valid regex ({exc}): {pattern!r}") from None
+    if groups < 1:
+        raise ParamsError(f"params.yaml: '{key}' needs a capture group (the shared part of the file "
+                          f"name, e.g. '^(.*)_\\d+$'), {pattern!r} has none")
+    return pattern
+
+
+def _list(root: Path, opts: dict, rejects: Rejects, extensions, modality: str) -> pd.DataFrame:
+    pattern = check_pattern(opts.get("source_from", "file"), f"prepare.{modality}.options.source_from")
     defaults = {"gender": opts.get("gender", "unknown"), "language": opts.get("language", "unknown")}
     if opts.get("manifest"):
         return new_manifest(_from_manifest(root, opts, rejects, extensions, pattern, defaults))
@@ -110,8 +124,8 @@ def _list(root: Path, opts: dict, rejects: Rejects, extensions) -> pd.DataFrame:
 
 
 def list_faces(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
-    return _list(root, opts, rejects, IMAGE_EXTENSIONS)
+    return _list(root, opts, rejects, IMAGE_EXTENSIONS, "faces")
 
 
 def list_voices(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
-    return _list(root, opts, rejects, AUDIO_EXTENSIONS)
+    return _list(root, opts, rejects, AUDIO_EXTENSIONS, "voices")

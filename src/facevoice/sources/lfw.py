@@ -23,6 +23,7 @@ from ..tables import Rejects, new_manifest
 from . import download
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
+OPTIONS = {"faces": ("people",)}
 
 # The official archives; md5 sums as published beside them and checked by torchvision's LFW dataset.
 DATASETS = {

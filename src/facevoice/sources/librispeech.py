@@ -36,6 +36,7 @@ DATASETS = {
 }
 URLS = {name: f"{BASE_URL}/{name}.tar.gz" for name in DATASETS}
 FILE_RE = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+OPTIONS = {"voices": ("subsets", "speakers_file")}
 
 
 def corpus_root(root: Path) -> Path:

@@ -36,6 +36,7 @@ from . import download
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 ID_RE = re.compile(r"^id\d{5}$")
 META_NAME = "vox1_meta.csv"
+OPTIONS = {"faces": ("meta", "sets"), "voices": ("meta", "sets")}
 # The meta file is public; the audio and faces need the licence form.
 DATASETS = {
     "meta": {"url": "https://www.robots.ox.ac.uk/~vgg/data/voxceleb/meta/vox1_meta.csv", "sha256": None},
