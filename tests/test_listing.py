@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import tempfile
+import traceback
 from pathlib import Path
 
 import cv2
@@ -64,28 +65,38 @@ def test_prepare_counts_every_entry(tmp_path):
     assert (faces["found"], faces["kept"], faces["rejected"], faces["people"]) == (9, 4, 5, 2), faces
 
 
-def _as_nobody(func):
+def as_nobody(func):
     """``func()``'s JSON-able result, run in a forked child that dropped root for ``nobody`` (root reads every
-    folder). Forked, not exec'd: the interpreter may live where nobody cannot read it."""
+    folder); skips when the user cannot be changed. Forked, not exec'd: the interpreter may live where nobody
+    cannot read it (/root/.pyenv)."""
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest
-        code = 1
         try:
             os.close(read)
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
-            os.write(write, json.dumps(func()).encode())
-            code = 0
+            try:
+                os.setgid(NOBODY)
+                os.setuid(NOBODY)
+            except OSError as exc:
+                answer = {"skip": f"cannot become user nobody ({exc})"}
+            else:
+                try:
+                    answer = {"result": func()}
+                except BaseException:
+                    answer = {"error": traceback.format_exc()}
+            os.write(write, json.dumps(answer).encode())
         finally:
-            os._exit(code)
+            os._exit(0)
     os.close(write)
     with os.fdopen(read, "rb") as fh:
         data = fh.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        pytest.skip("could not run the listing as user nobody (setuid failed)")
-    return json.loads(data)
+    os.waitpid(pid, 0)
+    answer = json.loads(data or b'{"error": "the child wrote nothing"}')
+    if "skip" in answer:
+        pytest.skip(answer["skip"])
+    if "error" in answer:
+        pytest.fail(answer["error"])
+    return answer["result"]
 
 
 def test_an_unreadable_folder_is_rejected_not_lost():
@@ -101,7 +112,7 @@ def test_an_unreadable_folder_is_rejected_not_lost():
             df = list_files("faces", "folder", base, {}, rejects)
             return {"kept": sorted(df["person"]), "rejects": rejects.rows}
 
-        got = listing() if os.geteuid() != 0 else _as_nobody(listing)
+        got = listing() if os.geteuid() != 0 else as_nobody(listing)
         assert got["kept"] == ["ann", "bob"]
         assert [(r["path"], r["reason"]) for r in got["rejects"]] == [
             (str(base / "locked"), "unreadable folder (Permission denied)")]

@@ -1,11 +1,14 @@
 """The tables that flow between stages: manifests, feature indexes and rejects files.
 
 Every table carries ``person``, ``gender``, ``language``, ``source_id`` (the photo or recording a row
-came from) and, once ``prepare`` has run, ``split``. Rejected inputs are never dropped silently: they go
+came from) and, once ``prepare`` has run, ``split``. A person's name is Unicode NFC without surrounding
+whitespace (``normalise_name``) whichever source wrote it, so "José" spelt NFD in a folder name and NFC in a
+metadata file is one person. Rejected inputs are never dropped silently: they go
 to a rejects table (path, reason, stage) beside the table they were rejected from.
 """
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,12 @@ def normalise_gender(value) -> str:
     return UNKNOWN
 
 
+def normalise_name(value):
+    """A person's name as NFC without surrounding whitespace (a decomposed "José" from a macOS folder name and the
+    composed one from a CSV are one person); anything not a string is left as it is."""
+    return unicodedata.normalize("NFC", value).strip() if isinstance(value, str) else value
+
+
 def new_manifest(rows: list[dict]) -> pd.DataFrame:
     """A manifest table with the standard columns first, extra columns kept after them."""
     df = pd.DataFrame(rows)
@@ -34,6 +43,7 @@ def new_manifest(rows: list[dict]) -> pd.DataFrame:
         if col not in df.columns:
             df[col] = UNKNOWN if col in ("gender", "language") else ""
     df["gender"] = df["gender"].map(normalise_gender)
+    df["person"] = df["person"].map(normalise_name)
     df["language"] = df["language"].fillna(UNKNOWN).astype(str).replace("", UNKNOWN)
     extra = [c for c in df.columns if c not in MANIFEST_COLUMNS]
     return df[MANIFEST_COLUMNS + extra].reset_index(drop=True)

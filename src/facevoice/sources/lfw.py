@@ -1,7 +1,9 @@
 """LFW (Labeled Faces in the Wild): ``<root>/<Name>/<Name>_0001.jpg``; person = folder.
 
 LFW has no gender or language; an optional ``people`` CSV (name, gender, language) adds them (the
-synthetic corpus writes one). Each photo is its own source.
+synthetic corpus writes one). Each photo is its own source. The tree is walked by ``sources.walk`` (nothing
+lost: broken links, unreadable folders, link loops rejected); a photo outside ``<Name>/`` or a file that is
+not a photo is rejected with the reason; hidden names (``.DS_Store``) are not corpus files.
 
 ``fetch(params, dest)`` downloads and unpacks an LFW archive (``DATASETS``: the original, funneled and
 deep-funneled sets from vis-www.cs.umass.edu with the md5 sums torchvision and others verify) and
@@ -19,8 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ParamsError
-from ..tables import Rejects, new_manifest
-from . import download
+from ..tables import Rejects, new_manifest, normalise_name
+from . import download, walk
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 OPTIONS = {"faces": ("people",)}
@@ -47,7 +49,7 @@ def _people(opts: dict) -> dict:
     if not path or not Path(path).exists():
         return {}
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    return {r["name"]: r for r in df.to_dict("records")}
+    return {normalise_name(r["name"]): r for r in df.to_dict("records")}
 
 
 def _has_photos(folder: Path) -> bool:
@@ -69,18 +71,21 @@ def list_faces(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
     root = corpus_root(root)
     people = _people(opts)
     rows = []
-    for person_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        for path in sorted(person_dir.iterdir()):
-            if path.suffix.lower() not in PHOTO_EXTENSIONS:
-                if path.is_file():
-                    rejects.add(path, "not a photo (extension)")
-                continue
-            meta = people.get(person_dir.name, {})
-            rows.append({
-                "path": str(path), "person": person_dir.name,
-                "gender": meta.get("gender", "unknown"), "language": meta.get("language", "unknown"),
-                "source_id": f"{person_dir.name}/{path.stem}", "corpus": "lfw",
-            })
+    for path in walk(root, rejects):
+        rel = path.relative_to(root).parts
+        if path.suffix.lower() not in PHOTO_EXTENSIONS:
+            rejects.add(path, "not a photo (extension)")
+            continue
+        if len(rel) != 2:
+            rejects.add(path, "not <Name>/<photo> (LFW layout)")
+            continue
+        name = rel[0]
+        meta = people.get(normalise_name(name), {})
+        rows.append({
+            "path": str(path), "person": name,
+            "gender": meta.get("gender", "unknown"), "language": meta.get("language", "unknown"),
+            "source_id": f"{name}/{path.stem}", "corpus": "lfw",
+        })
     return new_manifest(rows)
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 from ..audio.loader import AUDIO_EXTENSIONS
 from ..errors import ParamsError, SourceError
 from ..tables import Rejects, new_manifest
-from . import download
+from . import download, walk
 
 BASE_URL = "https://www.openslr.org/resources/12"
 # subset -> md5 of <subset>.tar.gz as published in openslr.org/resources/12/md5sum.txt, and size.
@@ -87,8 +87,8 @@ def list_voices(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
         subset_dirs = [root / s for s in subsets]
     rows = []
     for subset_dir in subset_dirs:
-        for path in sorted(subset_dir.rglob("*")):
-            if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
+        for path in walk(subset_dir, rejects):  # broken links, unreadable folders, loops: rejected
+            if path.suffix.lower() not in AUDIO_EXTENSIONS:
                 continue
             rel = path.relative_to(subset_dir).parts
             m = FILE_RE.match(path.stem)

@@ -30,8 +30,8 @@ import pandas as pd
 
 from ..audio.loader import AUDIO_EXTENSIONS
 from ..errors import SourceError
-from ..tables import Rejects, new_manifest
-from . import download
+from ..tables import Rejects, new_manifest, normalise_name
+from . import download, walk
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
 ID_RE = re.compile(r"^id\d{5}$")
@@ -128,8 +128,8 @@ def list_voices(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
             info = meta.get(spk_dir.name, {})
             if not _keep(info, opts):
                 continue
-            for path in sorted(spk_dir.rglob("*")):
-                if not path.is_file() or path.suffix.lower() not in AUDIO_EXTENSIONS:
+            for path in walk(spk_dir, rejects):  # broken links, unreadable folders, loops: rejected
+                if path.suffix.lower() not in AUDIO_EXTENSIONS:
                     continue
                 rel = path.relative_to(spk_dir).parts
                 if len(rel) != 2:
@@ -146,12 +146,12 @@ def list_voices(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
 
 def list_faces(root: Path, opts: dict, rejects: Rejects) -> pd.DataFrame:
     meta = _meta(root, opts)
-    by_name = {m["name"]: vid for vid, m in meta.items() if m.get("name")}
+    by_name = {normalise_name(m["name"]): vid for vid, m in meta.items() if m.get("name")}
     rows = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file() or path.suffix.lower() not in PHOTO_EXTENSIONS:
+    for path in walk(root, rejects):  # broken links, unreadable folders, loops: rejected
+        if path.suffix.lower() not in PHOTO_EXTENSIONS:
             continue
-        dirs = list(path.relative_to(root).parts[:-1])
+        dirs = [normalise_name(d) for d in path.relative_to(root).parts[:-1]]
         idx = next((i for i, d in enumerate(dirs) if ID_RE.match(d) or d in by_name), None)
         if idx is None:
             idx = next((i for i, d in enumerate(dirs) if d.lower() not in WRAPPERS), None)
