@@ -18,10 +18,18 @@ used raises ``InputError`` naming the file and the reason, which stages write to
 - silent clips ("silent clip"): the peak never reaches ``SILENCE_PEAK``, or, when ``silence_dbfs`` is
   given (``prepare.silence_dbfs``), the clip's active level (``level_dbfs``: the mean energy of its
   loudest 10% of 20 ms frames, in dBFS) is below it: steady noise at -77 dBFS is rejected, a short word
-  in a long quiet clip is not.
+  in a long quiet clip is not. Both are judged after removing the clip's mean (its DC offset), so a
+  constant 0.3 is silent too; the samples returned keep their offset.
+
+Long clips never sit whole in memory: ``stream`` yields a clip in blocks (libsndfile reads blocks of
+wav, flac, ogg and mp3; ffmpeg pipes raw PCM for the rest) resampled as it goes, and ``segments`` cuts a
+clip longer than a limit into 16-bit wav pieces of the same recording, checked as ``decode`` checks a clip.
 """
 from __future__ import annotations
 
+import hashlib
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +94,18 @@ def _read_ffmpeg(path: Path) -> tuple[np.ndarray, int]:
     return (y[:, 0] if y.shape[1] == 1 else y.mean(axis=1)), sr
 
 
+def _read_mono(f, frames: int) -> np.ndarray:
+    """The next ``frames`` (-1: all) of an open ``soundfile.SoundFile`` as mono float32; blocks read one after
+    another give the samples of one whole read."""
+    if f.subtype == "PCM_16":  # most wav/flac: int16 scaled by NumPy, 3x faster than libsndfile's own
+        raw = f.read(frames, dtype="int16", always_2d=True)  # float conversion, and the same numbers
+        y = raw[:, 0].astype(np.float32) if raw.shape[1] == 1 else raw.mean(axis=1, dtype=np.float32)
+        y *= np.float32(1.0 / 32768)
+        return y
+    y = f.read(frames, dtype="float32", always_2d=True)
+    return y[:, 0] if y.shape[1] == 1 else y.mean(axis=1)
+
+
 def _read(path: Path) -> tuple[np.ndarray, int]:
     import soundfile as sf
 
@@ -94,13 +114,7 @@ def _read(path: Path) -> tuple[np.ndarray, int]:
         return _read_ffmpeg(path)
     try:
         with sf.SoundFile(str(path)) as f:
-            if f.subtype == "PCM_16":  # most wav/flac: int16 scaled by NumPy, 3x faster than libsndfile's own
-                raw = f.read(dtype="int16", always_2d=True)  # float conversion, and the same numbers
-                y = raw[:, 0].astype(np.float32) if raw.shape[1] == 1 else raw.mean(axis=1, dtype=np.float32)
-                y *= np.float32(1.0 / 32768)
-                return y, f.samplerate
-            y = f.read(dtype="float32", always_2d=True)
-            return (y[:, 0] if y.shape[1] == 1 else y.mean(axis=1)), f.samplerate
+            return _read_mono(f, -1), f.samplerate
     except Exception:
         if suffix not in (".mp3", ".opus"):
             raise
@@ -193,14 +207,65 @@ def truncated(path: str | Path) -> bool:
     return _chain_truncated(path.read_bytes(), parse) if parse else False
 
 
+class _Level:
+    """What ``decode``'s checks need, gathered block by block: NaN or infinity seen, the mean (the DC offset),
+    the extremes, and per 20 ms frame the sum and the sum of squares (so the frames' energies after removing
+    the mean come out at the end, without keeping the samples)."""
+
+    def __init__(self, sr: int):
+        self.n, self.count, self.total, self.bad = max(1, int(LEVEL_FRAME * sr)), 0, 0.0, False
+        self.hi, self.lo, self.sums, self.squares = -np.inf, np.inf, [], []
+        self.carry = np.zeros(0)
+
+    def add(self, y: np.ndarray) -> None:
+        if not y.size:
+            return
+        hi, lo = float(y.max()), float(y.min())  # NaN propagates through max/min: one check for both
+        self.bad |= not (np.isfinite(hi) and np.isfinite(lo))
+        self.hi, self.lo, self.count = max(self.hi, hi), min(self.lo, lo), self.count + y.size
+        for at in range(0, y.size, 1 << 20):  # float64 copies of 1M samples at most, whatever the block
+            chunk = y[at:at + (1 << 20)].astype(np.float64)
+            self.total += float(chunk.sum())
+            x = np.concatenate([self.carry, chunk])
+            k = x.size // self.n
+            frames = x[:k * self.n].reshape(k, self.n)
+            self.sums.append(frames.sum(axis=1))
+            self.squares.append(np.einsum("ij,ij->i", frames, frames))
+            self.carry = x[k * self.n:]
+
+    def dbfs(self) -> float:
+        """The active level after removing the mean: the mean energy of the loudest 10% of 20 ms frames (a clip
+        shorter than one frame is one frame)."""
+        mean = self.total / max(self.count, 1)
+        sums, squares = np.concatenate([np.zeros(0), *self.sums]), np.concatenate([np.zeros(0), *self.squares])
+        n = self.n
+        if not sums.size:
+            sums, squares, n = np.array([self.carry.sum()]), np.array([(self.carry ** 2).sum()]), max(self.carry.size, 1)
+        energy = np.sort(np.maximum((squares - 2 * mean * sums) / n + mean * mean, 0.0))
+        top = energy[-max(1, round(len(energy) * LEVEL_TOP)):]
+        return float(10 * np.log10(max(float(top.mean()), 1e-20)))
+
+    def reason(self, silence_dbfs: float | None) -> str | None:
+        """Why the clip is unusable (no samples, NaN, silent after removing its DC offset), or None."""
+        if not self.count:
+            return "no audio samples"
+        if self.bad:
+            return "audio holds NaN or infinite samples"
+        mean = self.total / self.count
+        if max(self.hi - mean, mean - self.lo) < SILENCE_PEAK:
+            return "silent clip"
+        level = self.dbfs() if silence_dbfs is not None else 0.0
+        if silence_dbfs is not None and level < silence_dbfs:
+            return f"silent clip (level {level:.1f} dBFS < {silence_dbfs:g} dBFS)"
+        return None
+
+
 def level_dbfs(y: np.ndarray, sr: int) -> float:
-    """The active level of a clip in dBFS: the mean energy of its loudest 10% of 20 ms frames."""
-    n = max(1, int(LEVEL_FRAME * sr))
-    k = len(y) // n
-    x = y[: k * n].astype(np.float64).reshape(k, n) if k else y.astype(np.float64)[None, :]
-    energy = np.sort((x * x).mean(axis=1))
-    top = energy[-max(1, round(len(energy) * LEVEL_TOP)):]
-    return float(10 * np.log10(max(float(top.mean()), 1e-20)))
+    """The active level of a clip in dBFS after removing its mean (DC offset): the mean energy of its loudest 10%
+    of 20 ms frames."""
+    level = _Level(sr)
+    level.add(np.asarray(y))
+    return level.dbfs()
 
 
 def mp3_to_wav(src: str | Path, dst: str | Path) -> Path:
@@ -223,10 +288,13 @@ def write_mp3(path: str | Path, y: np.ndarray, sr: int, bitrate: str = "64k") ->
     return path
 
 
-def decode(path: str | Path, silence_dbfs: float | None = None) -> tuple[np.ndarray, int]:
-    """(mono float32 samples, the file's own rate), or ``InputError`` naming the file and the reason.
+def _undecodable(path: Path, exc: Exception) -> InputError:
+    reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+    return InputError(path, f"cannot decode audio ({reason[:160]})")
 
-    ``silence_dbfs``: also reject a clip whose active level (``level_dbfs``) is below this many dBFS."""
+
+def _checked_file(path: str | Path) -> Path:
+    """The path of an audio file that exists, holds bytes and is not cut short, or ``InputError``."""
     path = Path(path)
     if not path.exists():
         raise InputError(path, "file not found")
@@ -235,25 +303,30 @@ def decode(path: str | Path, silence_dbfs: float | None = None) -> tuple[np.ndar
     if path.suffix.lower() not in AUDIO_EXTENSIONS:
         raise InputError(path, f"not an audio file (extension {path.suffix or 'none'})")
     try:
-        if truncated(path):
-            raise InputError(path, "truncated file")
+        cut = truncated(path)
+    except Exception as exc:  # decoders raise many types; the reason is what matters
+        raise _undecodable(path, exc) from None
+    if cut:
+        raise InputError(path, "truncated file")
+    return path
+
+
+def decode(path: str | Path, silence_dbfs: float | None = None) -> tuple[np.ndarray, int]:
+    """(mono float32 samples, the file's own rate), or ``InputError`` naming the file and the reason.
+
+    ``silence_dbfs``: also reject a clip whose active level (``level_dbfs``) is below this many dBFS."""
+    path = _checked_file(path)
+    try:
         y, native_sr = _read(path)
     except InputError:
         raise
     except Exception as exc:  # decoders raise many types; the reason is what matters
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-        raise InputError(path, f"cannot decode audio ({reason[:160]})") from None
-    if y.size == 0:
-        raise InputError(path, "no audio samples")
-    peak = max(float(y.max()), -float(y.min()))  # NaN propagates through max/min: one check for both
-    if not np.isfinite(peak):
-        raise InputError(path, "audio holds NaN or infinite samples")
-    if peak < SILENCE_PEAK:
-        raise InputError(path, "silent clip")
-    if silence_dbfs is not None:
-        level = level_dbfs(y, native_sr)
-        if level < silence_dbfs:
-            raise InputError(path, f"silent clip (level {level:.1f} dBFS < {silence_dbfs:g} dBFS)")
+        raise _undecodable(path, exc) from None
+    level = _Level(native_sr)
+    level.add(y)
+    reason = level.reason(silence_dbfs)
+    if reason:
+        raise InputError(path, reason)
     return np.ascontiguousarray(y, dtype=np.float32), int(native_sr)
 
 
@@ -290,3 +363,219 @@ def probe(path: str | Path) -> float:
     """Duration in seconds of a usable clip; raises ``InputError`` like ``load``."""
     y, sr = decode(path)
     return len(y) / sr
+
+
+# ------------------------------------------------------------------------------------- long clips, in blocks
+def _sf_blocks(path: Path, seconds: float) -> tuple[int, Iterator[np.ndarray]]:
+    """(rate, mono float32 blocks) read by libsndfile; the blocks join into what ``_read`` returns."""
+    import soundfile as sf
+
+    f = sf.SoundFile(str(path))
+
+    def blocks():
+        with f:
+            n = max(1, int(seconds * f.samplerate))
+            while (y := _read_mono(f, n)).size:
+                yield y
+
+    return f.samplerate, blocks()
+
+
+def _wav_header(fh) -> tuple[int, int]:
+    """(rate, channels) from the head of a wav stream, read up to the start of its ``data`` chunk."""
+    head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise RuntimeError("ffmpeg wrote no wav stream")
+    rate = channels = None
+    while len(chunk := fh.read(8)) == 8:
+        n = int.from_bytes(chunk[4:], "little")
+        if chunk[:4] == b"data" and rate:
+            return rate, channels
+        body = fh.read(n + (n & 1))
+        if chunk[:4] == b"fmt ":
+            channels, rate = int.from_bytes(body[2:4], "little"), int.from_bytes(body[4:8], "little")
+    raise RuntimeError("ffmpeg's wav stream has no data")
+
+
+def _ffmpeg_verdict(path: Path, err, returncode: int) -> None:
+    """Raise what ffmpeg's stderr (a temporary file) says went wrong: a truncated file, or its last error line."""
+    err.seek(0)
+    text = err.read().decode("utf-8", "replace").strip()
+    if "ended prematurely" in text or "truncat" in text.lower():
+        raise InputError(path, "truncated file")
+    if returncode:
+        raise RuntimeError(text.splitlines()[-1] if text else f"ffmpeg exited with {returncode}")
+
+
+def _pcm_blocks(path: Path, proc, err, channels: int, frames: int) -> Iterator[np.ndarray]:
+    size = 4 * channels
+    try:
+        while chunk := proc.stdout.read(frames * size):
+            x = np.frombuffer(chunk, "<f4", count=len(chunk) // size * channels).reshape(-1, channels)
+            yield x[:, 0].copy() if channels == 1 else x.mean(axis=1)
+        _ffmpeg_verdict(path, err, proc.wait())
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        err.close()
+
+
+def _ffmpeg_blocks(path: Path, seconds: float) -> tuple[int, Iterator[np.ndarray]]:
+    """(rate, mono float32 blocks) of float32 wav piped from ffmpeg and read as it arrives."""
+    import subprocess
+    import tempfile
+
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-vn", "-f", "wav",
+           "-acodec", "pcm_f32le", "-"]
+    err = tempfile.TemporaryFile()  # a file, not a pipe: ffmpeg never blocks on a full stderr pipe
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err)
+    try:
+        rate, channels = _wav_header(proc.stdout)
+    except Exception:
+        proc.kill()
+        _ffmpeg_verdict(path, err, proc.wait() or 1)
+        raise
+    return rate, _pcm_blocks(path, proc, err, channels, max(1, int(seconds * rate)))
+
+
+def _opened(path: Path, seconds: float) -> tuple[int, Iterator[np.ndarray]]:
+    """(native rate, mono float32 blocks of about ``seconds``): libsndfile, else (m4a, aac, webm, and an mp3
+    or opus libsndfile cannot read) ffmpeg."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix not in FFMPEG_EXTENSIONS:
+            try:
+                return _sf_blocks(path, seconds)
+            except Exception:
+                if suffix not in (".mp3", ".opus"):
+                    raise
+        return _ffmpeg_blocks(path, seconds)
+    except InputError:
+        raise
+    except Exception as exc:  # decoders raise many types; the reason is what matters
+        raise _undecodable(path, exc) from None
+
+
+def _resampled(path: Path, blocks: Iterator[np.ndarray], rate: int, sr: int) -> Iterator[np.ndarray]:
+    """``blocks`` at ``rate`` through soxr's streaming resampler (``dsp.resample``'s quality), ending on the
+    length ``dsp.resample`` gives the whole clip."""
+    import soxr
+
+    resampler = soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ") if rate != sr else None
+    seen = given = 0
+    try:
+        for y in blocks:
+            seen += y.size
+            out = resampler.resample_chunk(y) if resampler else y
+            given += out.size
+            if out.size:
+                yield out
+        if resampler:
+            want = int(np.ceil(seen * float(sr) / rate))
+            tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)[:max(0, want - given)]
+            tail = np.pad(tail, (0, max(0, want - given - tail.size)))
+            if tail.size:
+                yield tail.astype(np.float32)
+    except InputError:
+        raise
+    except Exception as exc:  # a decoder failing midway: the reason is what matters
+        raise _undecodable(path, exc) from None
+
+
+def stream(path: str | Path, sr: int = 16000, block_seconds: float = 10.0) -> Iterator[np.ndarray]:
+    """A clip as mono float32 blocks of about ``block_seconds`` at ``sr`` Hz, decoded and resampled as they are
+    read, so a clip of any length takes a few blocks of memory. Joined, the blocks are the samples ``load(path,
+    sr)`` gives, to float rounding (the resampler runs in a stream). Raises ``InputError`` as ``decode`` does
+    (file not found, empty, truncated, cannot decode), at once or while reading; no silence check."""
+    path = _checked_file(path)
+    rate, blocks = _opened(path, block_seconds)
+    return _resampled(path, blocks, int(rate), int(sr))
+
+
+def _ffmpeg_duration(path: Path) -> float | None:
+    import subprocess
+
+    import imageio_ffmpeg
+
+    result = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                            capture_output=True, timeout=60, check=False)
+    m = re.search(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", result.stderr)
+    return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3)) if m else None
+
+
+def duration_hint(path: str | Path) -> float | None:
+    """A clip's length in seconds as its header says (libsndfile's, else ffmpeg's ``Duration:``), nothing
+    decoded; None when neither says."""
+    import soundfile as sf
+
+    path = Path(path)
+    if path.suffix.lower() not in FFMPEG_EXTENSIONS:
+        try:
+            info = sf.info(str(path))
+            if info.frames > 0 and info.samplerate > 0:
+                return info.frames / info.samplerate
+        except Exception:  # not a file libsndfile reads: ffmpeg may
+            pass
+    return _ffmpeg_duration(path)
+
+
+def _write_segments(path: Path, blocks, rate: int, prefix: str, limit: int) -> tuple[list[list], _Level]:
+    """Write ``blocks`` as 16-bit wav files ``<prefix>_000.wav``, ... of ``limit`` samples at most; returns
+    [[file, samples], ...] and the clip's ``_Level``. On a decoding error the files written are deleted."""
+    import soundfile as sf
+
+    level, written, out = _Level(rate), [], None
+    try:
+        for y in blocks:
+            level.add(y)
+            while y.size:
+                if out is None or written[-1][1] >= limit:
+                    if out is not None:
+                        out.close()
+                    written.append([Path(f"{prefix}_{len(written):03d}.wav"), 0])
+                    out = sf.SoundFile(str(written[-1][0]), "w", samplerate=rate, channels=1, subtype="PCM_16")
+                take = min(limit - written[-1][1], y.size)
+                out.write(y[:take])
+                written[-1][1] += take
+                y = y[take:]
+    except Exception as exc:
+        if out is not None:
+            out.close()
+            out = None
+        for file, _ in written:
+            file.unlink(missing_ok=True)
+        raise exc if isinstance(exc, InputError) else _undecodable(path, exc) from None
+    finally:
+        if out is not None:
+            out.close()
+    return written, level
+
+
+def segments(path: str | Path, out_dir: str | Path, max_seconds: float, min_duration: float = 0.0,
+             silence_dbfs: float | None = None, block_seconds: float = 10.0) -> list[dict]:
+    """A clip longer than ``max_seconds`` cut, as it is decoded block by block, into 16-bit wav segments of
+    ``max_seconds`` at its own rate: ``<out_dir>/<sha1 of the path>_000.wav``, ... ; [] for a clip its header
+    says is not longer (or gives no length), which ``decode`` reads whole. The whole clip is judged as ``decode``
+    judges one (NaN, silence after removing its DC offset, shorter than ``min_duration``: ``InputError``, no
+    segment kept); a last segment shorter than ``min_duration`` is dropped. One dict per segment: path,
+    duration, sample_rate, segment (0, 1, ...)."""
+    name = hashlib.sha1(str(path).encode()).hexdigest()[:16]  # as prepare names a converted clip's wav copy
+    path = _checked_file(path)
+    length = duration_hint(path)
+    if length is None or length <= max_seconds:
+        return []
+    rate, blocks = _opened(path, block_seconds)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    written, level = _write_segments(path, blocks, rate, str(Path(out_dir) / name), max(1, int(max_seconds * rate)))
+    reason = level.reason(silence_dbfs)
+    if reason is None and level.count < min_duration * rate:
+        reason = f"too short ({level.count / rate:.2f} s < {min_duration} s)"
+    while written and (reason or (len(written) > 1 and written[-1][1] < min_duration * rate)):
+        written.pop()[0].unlink(missing_ok=True)
+    if reason:
+        raise InputError(path, reason)
+    return [{"path": str(file), "duration": round(n / rate, 4), "sample_rate": int(rate), "segment": i}
+            for i, (file, n) in enumerate(written)]
