@@ -66,14 +66,17 @@ def check_photo(path: str) -> dict:
     return {"width": int(img.shape[1]), "height": int(img.shape[0])}
 
 
-def check_clip(path: str, wav_dir: str, min_duration: float, silence_dbfs: float | None = SILENCE_DBFS) -> dict:
+def check_clip(path: str, wav_dir: str, min_duration: float, silence_dbfs: float | None = SILENCE_DBFS,
+               max_seconds: float | None = None) -> dict:
     """Decode the clip (rejecting bad ones); mp3 (and m4a, aac, opus, webm) becomes a 16-bit wav in
     ``wav_dir`` (as ``../shared/seeds/004_e464c6077248cab8.txt`` converted Common Voice's mp3s), so feature stages
     never run a compressed decoder again."""
     import soundfile as sf
 
-    from .audio.loader import decode
+    from .audio.loader import decode, segments
 
+    if max_seconds and (parts := segments(path, wav_dir, max_seconds, min_duration, silence_dbfs)):
+        return {"segments": parts, "original_path": path}  # a long clip: one manifest row per segment
     y, sr = decode(path, silence_dbfs=silence_dbfs)
     duration = len(y) / sr
     if duration < min_duration:
@@ -99,9 +102,11 @@ def file_md5(path: str | Path) -> str:
 
 
 def _checked(args):
-    kind, path, wav_dir, min_duration, silence_dbfs = args
+    kind, path, wav_dir, min_duration, silence_dbfs, max_seconds = args
     try:
-        info = check_photo(path) if kind == "faces" else check_clip(path, wav_dir, min_duration, silence_dbfs)
+        info = check_photo(path) if kind == "faces" else check_clip(path, wav_dir, min_duration, silence_dbfs, max_seconds)
+        if "segments" in info:
+            return path, {**info, "segments": [{**s, "md5": file_md5(s["path"])} for s in info["segments"]]}, None
         return path, {**info, "md5": file_md5(info.get("path", path))}, None
     except InputError as exc:
         return path, None, exc.reason
@@ -109,8 +114,8 @@ def _checked(args):
 
 def check_files(kind: str, df: pd.DataFrame, rejects: Rejects, out_dir: Path, min_duration: float,
                 workers: int, silence_dbfs: float | None = SILENCE_DBFS,
-                backend: Backend | None = None) -> pd.DataFrame:
-    jobs = [(kind, p, str(out_dir / "audio"), min_duration, silence_dbfs) for p in df["path"]]
+                backend: Backend | None = None, max_seconds: float | None = None) -> pd.DataFrame:
+    jobs = [(kind, p, str(out_dir / "audio"), min_duration, silence_dbfs, max_seconds) for p in df["path"]]
     results = pmap(_checked, jobs, workers=workers, desc=f"check {kind}", backend=backend)
     keep, extra = [], []
     for (path, info, reason) in results:
@@ -125,7 +130,19 @@ def check_files(kind: str, df: pd.DataFrame, rejects: Rejects, out_dir: Path, mi
             kept["path"] = info["path"].fillna(kept["path"]).values
         else:
             kept[col] = info[col].values
-    return kept
+    return one_row_per_segment(kept) if "segments" in kept else kept
+
+
+def one_row_per_segment(kept: pd.DataFrame) -> pd.DataFrame:
+    """A long clip's row becomes one row per segment (its path, duration, md5; ``segment`` 0, 1, ...), all with
+    the clip's source_id, so the split keeps them on one side; other rows get ``segment`` 0."""
+    rows = kept.explode("segments", ignore_index=True)
+    parts = pd.DataFrame([s if isinstance(s, dict) else {} for s in rows["segments"]], index=rows.index)
+    for col in parts.columns:
+        rows[col] = parts[col].fillna(rows[col]) if col in rows else parts[col]
+    rows["segment"] = rows["segment"].fillna(0).astype(int)
+    rows["sample_rate"] = rows["sample_rate"].astype(int)
+    return rows.drop(columns="segments")
 
 
 def split_together(tables: dict[str, pd.DataFrame], by: str, ratios: dict, seed: int) -> dict[str, pd.DataFrame]:
@@ -187,7 +204,8 @@ def list_all(sources: dict, rejects: dict[str, Rejects]) -> dict[str, pd.DataFra
 
 
 def prepare(sources: dict, split: dict, out_dir: str | Path, min_duration: float = 0.2, workers: int = 2,
-            silence_dbfs: float | None = SILENCE_DBFS, backend: Backend | None = None) -> dict:
+            silence_dbfs: float | None = SILENCE_DBFS, backend: Backend | None = None,
+            max_seconds: float | None = None) -> dict:
     """``sources``: {modality: {source, root, options}} (a modality may be absent or None). ``backend``: where
     the files are checked (``facevoice.parallel``; None: this machine's process pool).
 
@@ -201,19 +219,20 @@ def prepare(sources: dict, split: dict, out_dir: str | Path, min_duration: float
     for modality in MODALITIES:
         found[modality] = len(listed[modality]) + len(rejects[modality])
         tables[modality] = check_files(modality, listed[modality], rejects[modality], out_dir, min_duration,
-                                       workers, silence_dbfs, backend) if len(listed[modality]) else listed[modality]
+                                       workers, silence_dbfs, backend, max_seconds) if len(listed[modality]) else listed[modality]
         tables[modality], dups[modality] = shared_bytes(tables[modality], rejects[modality])
         report_duplicates(modality, dups[modality])
     tables = split_together(tables, split["by"], split["ratios"], split["seed"])
     counts = {}
     for modality in MODALITIES:
         kept, rej = tables[modality], rejects[modality]
-        if len(kept) + len(rej) != found[modality]:
-            raise AssertionError(f"{modality}: found {found[modality]} != kept {len(kept)} + rejected {len(rej)}")
+        files = len(kept) - int((kept["segment"] > 0).sum()) if "segment" in kept else len(kept)  # segments 1, 2, ...
+        if files + len(rej) != found[modality]:
+            raise AssertionError(f"{modality}: found {found[modality]} != kept {files} + rejected {len(rej)}")
         kept.to_csv(out_dir / f"{modality}.csv", index=False)
         rej.write(out_dir / f"{modality}_rejects.csv")
         counts[modality] = {
-            "found": found[modality], "kept": len(kept), "rejected": len(rej),
+            "found": found[modality], "kept": files, "rejected": len(rej),
             "people": int(kept["person"].nunique()) if len(kept) else 0,
             **{f"{s}": int((kept["split"] == s).sum()) for s in ("train", "val", "test")},
         }

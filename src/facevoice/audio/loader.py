@@ -374,8 +374,8 @@ def _sf_blocks(path: Path, seconds: float) -> tuple[int, Iterator[np.ndarray]]:
 
     def blocks():
         with f:
-            n = max(1, int(seconds * f.samplerate))
-            while (y := _read_mono(f, n)).size:
+            n = -(-max(1, int(seconds * f.samplerate)) // 1152) * 1152  # whole mp3 frames: libmpg123 (inside
+            while (y := _read_mono(f, n)).size:  # libsndfile) garbles samples at a read ending mid-frame
                 yield y
 
     return f.samplerate, blocks()
