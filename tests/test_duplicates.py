@@ -89,3 +89,19 @@ def test_assign_splits_keeps_rows_with_one_digest_together():
     assert set(df["split"]) == {"train", "val", "test"}
     without = assign_splits(df.drop(columns="md5"), "recording", SPLIT["ratios"], seed=1)
     assert (df.assign(split=without).groupby("md5")["split"].nunique() > 1).any()  # the digest is what groups them
+
+
+def test_a_long_clip_under_two_people_is_rejected_once_per_file(tmp_path):
+    """Cut into segments (prepare's max_seconds), the copy still counts as one file, rejected once."""
+    t = np.arange(3 * SR) / SR
+    y = (0.3 * np.sin(2 * np.pi * (180 + 40 * np.sin(2 * np.pi * t)) * t)).astype(np.float32)
+    for person in ("ann", "bob"):
+        (tmp_path / "c" / person).mkdir(parents=True)
+        sf.write(tmp_path / "c" / person / "long.wav", y, SR)
+        clip(tmp_path / "c" / person / "short.wav", 300 + 50 * (person == "bob"))
+    counts = prepare({"voices": {"source": "folder", "root": str(tmp_path / "c")}}, SPLIT, tmp_path / "out",
+                     workers=1, max_seconds=1.0)
+    rejects = pd.read_csv(tmp_path / "out" / "voices_rejects.csv")
+    assert sorted(Path(p).parent.name for p in rejects["path"]) == ["ann", "bob"]
+    assert (counts["voices"]["found"], counts["voices"]["kept"], counts["voices"]["rejected"]) == (4, 2, 2)
+    assert counts["voices"]["duplicates_rejected"] == 2

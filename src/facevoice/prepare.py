@@ -163,22 +163,24 @@ def split_together(tables: dict[str, pd.DataFrame], by: str, ratios: dict, seed:
 
 
 def shared_bytes(kept: pd.DataFrame, rejects: Rejects) -> tuple[pd.DataFrame, dict]:
-    """Reject every kept row whose bytes (``md5``) another person's row also has, naming that file and person;
-    returns the rest and the duplicate counts (files kept beside a copy of the same person, files rejected)."""
+    """Reject every kept file whose bytes (``md5``) another person's file also has, naming that file and person
+    (a long clip: all its segments, once); returns the rest and the duplicate counts in files (kept beside a copy
+    of the same person, rejected)."""
     if kept.empty or "md5" not in kept.columns:
         return kept, {"grouped": 0, "rejected": 0}
     user = kept["original_path"] if "original_path" in kept.columns else kept["path"]
-    bad = {}
+    bad: dict[str, str] = {}
     for _, group in kept.groupby("md5", sort=False):
         if group["person"].nunique() < 2:
             continue
         for i in group.index:
             other = group.index[group["person"] != group.at[i, "person"]][0]
-            bad[i] = f"same bytes as {user[other]} (person {kept.at[other, 'person']})"
-    for i, reason in bad.items():
-        rejects.add(user[i], reason)
-    rest = kept.drop(index=list(bad)).reset_index(drop=True)
-    grouped = int(rest["md5"].duplicated(keep=False).sum())
+            bad.setdefault(user[i], f"same bytes as {user[other]} (person {kept.at[other, 'person']})")
+    for path, reason in bad.items():
+        rejects.add(path, reason)
+    keep = ~user.isin(list(bad))
+    rest = kept[keep].reset_index(drop=True)
+    grouped = int(user[keep].reset_index(drop=True)[rest["md5"].duplicated(keep=False)].nunique())
     return rest, {"grouped": grouped, "rejected": len(bad)}
 
 
