@@ -20,6 +20,11 @@ Other keys per entry: ``verify: false`` (skip checksums), ``mode: link | copy`` 
 ``path`` is brought in: a symlink by default), ``progress: false``, ``name`` (the saved file name when the
 URL's is not useful). Prints, per modality, the corpus root to set as ``prepare.<modality>.root``.
 Downloads resume after an interruption and verified archives are not downloaded again.
+
+It also writes ``data/raw/downloaded/roots/<modality>``, a dependency of ``prepare`` in dvc.yaml: a symlink to
+``prepare.<modality>.root`` when that root's files lie outside data/raw (a folder read in place, or one this
+stage linked in with ``mode: link``), so adding, removing or changing a file there shows ``prepare`` as changed
+in ``dvc status``. A folder brought in with ``mode: copy`` is a snapshot: ``dvc repro -f download`` takes a new one.
 """
 import json
 from pathlib import Path
@@ -30,6 +35,7 @@ from facevoice.sources import adapter, download
 from facevoice.stage import main
 
 RAW = Path("data/raw/downloaded")
+WATCHED = RAW / "roots"  # one entry per modality, each a dependency of prepare in dvc.yaml
 MODALITIES = ("faces", "voices")
 
 
@@ -53,6 +59,14 @@ def fetch_modality(modality: str, spec: params.Checked, downloads: str | None) -
     return dest
 
 
+def watch_prepare_roots(prepare: params.Checked) -> None:
+    """``WATCHED/<modality>``: what prepare's dvc.yaml deps see of each root it reads (``download.watch_root``)."""
+    for modality in MODALITIES:
+        spec = prepare.get(modality, None)
+        used = isinstance(spec, dict) and spec.get("source") not in (None, "none")
+        download.watch_root(spec.get("root") if used else None, WATCHED / modality, "data/raw")
+
+
 def run():
     p = params.checked("download")
     downloads = p.get("downloads", "data/downloads")
@@ -67,6 +81,7 @@ def run():
             roots[modality] = str(root)
     RAW.mkdir(parents=True, exist_ok=True)
     (RAW / "roots.json").write_text(json.dumps(roots, indent=2) + "\n")
+    watch_prepare_roots(params.checked("prepare"))
     print(json.dumps(roots))
 
 

@@ -11,6 +11,7 @@
   escapes the target, a link pointing outside it, or a device file. A marker file makes it idempotent.
 - ``install(path, dest)`` / ``obtain(params, dest)``: the generic corpus fetch the adapters build on
   (a local archive, folder or file the user already has, or a URL to download).
+- ``watch_root(root, link)``: what ``prepare``'s DVC dependencies see of a corpus root read in place.
 """
 from __future__ import annotations
 
@@ -467,3 +468,25 @@ def obtain_licensed(params: dict, dest: Path, corpus: str, how_to_get: str) -> P
     installed = obtain(params, dest)
     dirs = [p for p in installed if p.is_dir() and p != dest]
     return dirs[0] if len(dirs) == 1 and len(installed) == 1 else dest
+
+
+def watch_root(root: str | Path | None, link: str | Path, raw: str | Path = "data/raw") -> Path:
+    """Make ``link`` stand, as a DVC dependency of ``prepare``, for the files of the corpus ``root`` it reads.
+
+    DVC hashes a dependency that is a symlink through it, but never follows a symlink inside a folder, and
+    ``prepare`` depends on ``raw``: a root outside it (``prepare.voices.root: ../recordings``) or reached through a
+    symlink (a folder ``download`` links in) would change unseen. So ``link`` becomes a (relative) symlink to
+    ``root`` when its files lie outside ``raw``; otherwise, or when ``root`` is None or no folder (DVC refuses a
+    dangling link), a one-line file saying so."""
+    link, target = Path(link), Path(root).expanduser() if root else None
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_dir() and not link.is_symlink():
+        shutil.rmtree(link)
+    elif link.is_symlink() or link.exists():
+        link.unlink()
+    if target is not None and target.is_dir() and not _inside(os.path.realpath(raw), os.path.realpath(target)):
+        link.symlink_to(os.path.relpath(target.absolute(), link.parent.absolute()), target_is_directory=True)
+    else:
+        where = f"{root} is read inside {raw}" if target is not None and target.is_dir() else f"{root}: no folder"
+        link.write_text(f"{where} ({raw} is a dependency of prepare)\n")
+    return link
