@@ -76,7 +76,7 @@ BAD_FEATURES = [  # (section, edit, the one-line message expected)
     ("mfcc", {"hop_length": 160}, ("unknown key(s) hop_length in 'features.mfcc' (known: kind, sr, trim_db, min_duration, workers, "
                             "n_mfcc, n_fft, hop, stats, seq_frames)")),
     ("mfcc", {"kind": "mfccs"}, ("'features.mfcc.kind' must be one of logspec, mel6s, mel_chunks, mfcc, raw, "
-                                 "shortterm; got 'mfccs'")),
+                                 "shortterm, voice_embed; got 'mfccs'")),
     ("mel_chunks", {"chunk": 0}, "'features.mel_chunks.chunk' must be > 0, got 0"),
     ("mel_chunks", {"min_chunk": 2.0}, "'features.mel_chunks.min_chunk' must be <= chunk (1.0 s), got 2.0"),
     ("mel_chunks", {"size": [64]}, "'features.mel_chunks.size' must be a list of 2 integers >= 1, got [64]"),

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
-from . import dsp
+from . import dsp, ge2e
 from .loader import SILENCE_PEAK, load
 
 FEATURES: dict[str, Callable[[str, dict], list[dict]]] = {}
@@ -73,6 +73,10 @@ def _check_relations(kind: str, p) -> None:
         p.fail("fmin", f"must be < sr / 2 = {sr / 2:g} Hz, got {data['fmin']!r}")
     if data.get("min_chunk", 0) > data.get("chunk", 1.0):
         p.fail("min_chunk", f"must be <= chunk ({data.get('chunk', 1.0)!r} s), got {data['min_chunk']!r}")
+    if kind == "voice_embed" and sr != ge2e.SR:
+        p.fail("sr", f"the GE2E encoder was trained on {ge2e.SR} Hz audio, got {sr!r}")
+    if kind == "voice_embed" and data.get("trim_db") is not None:
+        p.fail("trim_db", "must be null for voice_embed: the GE2E encoder trims silences itself (voice activity detection)")
     if kind == "shortterm":
         win = int(data.get("duration", 3.0) * sr) // data.get("frames", 68)
         if win < MIN_SHORTTERM_WINDOW:
@@ -309,3 +313,11 @@ def raw(path: str, p: dict) -> list[dict]:
     """The waveform itself, ``duration`` seconds at ``sr`` (zero-padded or cut), for the linear-SVM baseline."""
     y = _load(path, p, duration=p.get("duration", 2.0), pad=True)
     return [{"x": y.astype(p.get("dtype", "float32"))}]
+
+
+# ---------------------------------------------------------------- voice_embed
+
+@feature("voice_embed", engine=rule("choice", choices=["numpy", "keras"]))
+def voice_embed(path: str, p: dict) -> list[dict]:
+    """The pretrained GE2E speaker embedding (``facevoice.audio.ge2e``): one 256-d unit vector per clip."""
+    return [{"x": ge2e.embed_file(path, p.get("engine", "numpy"), p.get("min_duration", 0.0))}]

@@ -1,0 +1,84 @@
+"""Face+voice decisions that are never worse than the better modality: calibrated score fusion.
+
+Each modality's cosine similarity becomes a log-likelihood ratio (LLR) through a logistic calibration fitted on
+same/different-person trials with balanced classes (``llr = scale * cosine + offset``). Face and voice are
+independent given who the person is, so their LLRs add; "same person" when the sum is >= 0. A near-perfect
+modality gets a steep calibration and dominates; a weak one moves the decision only when the strong one is
+unsure. (A mean of the two cosines, or a siamese tower trained on another corpus, lets a weak voice drag a
+near-perfect face decision down.)
+
+``fit_fusion`` fits the same rule on a run's training people (the face+voice trials of ``speaker_trials``); the
+command line uses ``FACE`` and ``VOICE``, measured on real data (``benchmarks/fusion_real.py``): dlib's
+descriptor on LFW's pairs (lfw_dev), GE2E on speechocean762's trials.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """``llr = scale * cosine + offset``; ``threshold`` is the cosine of LLR 0 (the balanced decision), ``source``
+    where it was measured, ``roc``: (false-accept rates, cosine thresholds) of that protocol, ascending FAR."""
+    scale: float
+    offset: float
+    source: str
+    roc: tuple = field(default=((), ()), repr=False)
+
+    @property
+    def threshold(self) -> float:
+        return -self.offset / self.scale
+
+    def llr(self, cosine):
+        return self.scale * np.asarray(cosine, dtype=np.float64) + self.offset
+
+    def threshold_at(self, far: float) -> float:
+        """The lowest cosine threshold whose false-accept rate on the protocol is <= ``far``."""
+        rates, thresholds = self.roc
+        ok = [t for r, t in zip(rates, thresholds) if r <= far]
+        if not ok:
+            raise ValueError(f"no threshold reaches a false-accept rate of {far:g} on {self.source}")
+        return float(min(ok))
+
+
+def fit_calibration(cosine: np.ndarray, same: np.ndarray, source: str) -> Calibration:
+    """A logistic calibration of one modality's cosines on trials (classes weighted equally)."""
+    from sklearn.linear_model import LogisticRegression
+
+    lr = LogisticRegression(C=1e4, class_weight="balanced").fit(np.asarray(cosine, float)[:, None], same)
+    return Calibration(float(lr.coef_[0, 0]), float(lr.intercept_[0]), source, roc_table(cosine, same))
+
+
+def roc_table(cosine: np.ndarray, same: np.ndarray, points: int = 41) -> tuple:
+    """(far, threshold) pairs at log-spaced false-accept rates from 1e-4 to 1 (rounded, for a params-like record)."""
+    cosine, same = np.asarray(cosine, float), np.asarray(same, bool)
+    negatives = np.sort(cosine[~same])[::-1]
+    rates = np.unique(np.round(np.logspace(-4, 0, points), 6))
+    out_r, out_t = [], []
+    for r in rates:
+        k = int(np.floor(r * len(negatives)))  # accept at most k impostors: threshold just above the (k+1)-th
+        if k < len(negatives):
+            out_r.append(float(k / len(negatives)))
+            out_t.append(round(float(np.nextafter(negatives[k], np.inf)), 6))
+    return tuple(out_r), tuple(out_t)
+
+
+class Fusion:
+    """LLR fusion: the sum of each modality's calibrated LLR; same person when >= 0."""
+
+    def __init__(self, face: Calibration, voice: Calibration):
+        self.face, self.voice = face, voice
+
+    def score(self, face_cos, voice_cos):
+        return self.face.llr(face_cos) + self.voice.llr(voice_cos)
+
+    @property
+    def source(self) -> str:
+        return f"sum of calibrated log-likelihood ratios (face: {self.face.source}; voice: {self.voice.source})"
+
+
+def fit_fusion(face_cos: np.ndarray, voice_cos: np.ndarray, same: np.ndarray, source: str) -> Fusion:
+    """Each modality calibrated on the same trials (a run's training people)."""
+    return Fusion(fit_calibration(face_cos, same, f"face, {source}"), fit_calibration(voice_cos, same, f"voice, {source}"))
