@@ -16,3 +16,20 @@ CPU_PINS = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "ONEDNN_
 if platform.machine().lower() in ("x86_64", "amd64"):
     for _name, _value in CPU_PINS.items():
         os.environ.setdefault(_name, _value)
+
+# The Python API (facevoice.api), re-exported lazily: ``import facevoice`` stays cheap (no NumPy, OpenCV, dlib or
+# TensorFlow) and sets the pins above before anything else loads; ``facevoice.identify(...)`` imports the API then.
+# Not ``verify``: that name is the pipeline's module facevoice/verify.py (use facevoice.api.verify or a Recognizer).
+_API = ("Recognizer", "recognizer", "embed_face", "embed_voice", "identify", "enroll", "find")
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from . import api  # lazy on purpose (see above)
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'facevoice' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_API))
