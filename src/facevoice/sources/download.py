@@ -486,7 +486,6 @@ def watch_root(root: str | Path | None, link: str | Path, raw: str | Path = "dat
         link.unlink()
     if target is not None and target.is_dir() and not _inside(os.path.realpath(raw), os.path.realpath(target)):
         link.symlink_to(os.path.relpath(target.absolute(), link.parent.absolute()), target_is_directory=True)
-    else:
-        where = f"{root} is read inside {raw}" if target is not None and target.is_dir() else f"{root}: no folder"
-        link.write_text(f"{where} ({raw} is a dependency of prepare)\n")
+    else:  # the same bytes whether or not the folder exists yet (synthesize may run after download)
+        link.write_text(f"{root}: no folder outside {raw} ({raw} is a dependency of prepare)\n")
     return link
