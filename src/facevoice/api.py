@@ -356,6 +356,11 @@ def label(sample: Sample) -> str:
     return ",".join(str(v) for v in sample.values() if v) if isinstance(sample, Mapping) else str(sample)
 
 
+def _expect(path: Path_, kind: str) -> None:
+    if kind_of(path) != kind:
+        raise InputError(path, f"not a {'photo' if kind == 'face' else 'clip'}")
+
+
 def _faces_note(found: int, box: tuple, all_faces: bool) -> str:
     if found <= 1:
         return ""
@@ -399,6 +404,7 @@ class Recognizer:
     def embed_faces(self, photo: Path_, arg: str = "photo") -> list[Embedding]:
         """Every face in a photo, largest first (InputError when there is none: no fallback box)."""
         with argument(arg):
+            _expect(photo, "face")
             faces, found = face_embedder(self.max_side).faces(photo, all_faces=True)
         return [Embedding(f.vector, "face", FACE_EMBEDDER, str(photo), f.box, found, _faces_note(found, f.box, True))
                 for f in faces]
@@ -410,6 +416,7 @@ class Recognizer:
         (128,)
         """
         with argument(arg):
+            _expect(photo, "face")
             faces, found = face_embedder(self.max_side).faces(photo)
         f = faces[0]
         return Embedding(f.vector, "face", FACE_EMBEDDER, str(photo), f.box, found, _faces_note(found, f.box, False))
@@ -421,6 +428,7 @@ class Recognizer:
         (256,)
         """
         with argument(arg):
+            _expect(clip, "voice")
             vector = embed_clip(clip)
         return Embedding(vector, "voice", voice_embedder(), str(clip))
 
@@ -473,7 +481,13 @@ class Recognizer:
         """Who is this, among the gallery's people? The best candidate when its score reaches the threshold (one
         modality: cosine against the threshold at false-accept rate ``far`` on that modality's protocol; photo+clip:
         the calibrated fusion), else "unknown". Candidates are ranked best first (``top_k`` of them)."""
-        return self._identify(self.embed(sample, "sample"), self.gallery(gallery), top_k, far, label(sample))
+        return self.identify_embeddings(self.embed(sample, "sample"), gallery, top_k, far)
+
+    def identify_embeddings(self, embeddings: dict[str, Embedding], gallery: Path_ | None = None, top_k: int = 5,
+                            far: float | None = DEFAULT_FAR) -> Identification:
+        """``identify`` from embeddings already made ({"face": ..., "voice": ...}; e.g. one sample, many galleries)."""
+        sample = ",".join(e.source for _, e in sorted(embeddings.items()))
+        return self._identify(embeddings, self.gallery(gallery), top_k, far, sample)
 
     def identify_faces(self, photo: Path_, gallery: Path_ | None = None, top_k: int = 5,
                        far: float | None = DEFAULT_FAR) -> list[Identification]:
@@ -521,8 +535,7 @@ class Recognizer:
         out, seen = [], set()
         for f in files:
             with argument(arg):
-                if kind_of(f) != kind:
-                    raise InputError(f, f"not a {'photo' if kind == 'face' else 'clip'}")
+                _expect(f, kind)
             d = digest(f)
             if d not in seen:
                 seen.add(d)
@@ -674,9 +687,15 @@ class Recognizer:
         return Classification(name, kind, label(sample), tuple((p, float(s)) for p, s in ranked), (note,))
 
 
-@lru_cache(maxsize=8)
 def recognizer(models_dir: Path_ | None = None, gallery: Path_ | None = None) -> Recognizer:
-    """A Recognizer per (models_dir, gallery), made once: its embedders stay loaded between calls."""
+    """The Recognizer of (models_dir, gallery), made once (defaults resolved now, from the environment); the
+    embedders it loads stay loaded for the whole process."""
+    return _recognizer(Path(models_dir) if models_dir else default_models(),
+                       Path(gallery) if gallery else default_gallery())
+
+
+@lru_cache(maxsize=8)
+def _recognizer(models_dir: Path, gallery: Path) -> Recognizer:
     return Recognizer(models_dir, gallery)
 
 

@@ -140,14 +140,17 @@ def cmd_verify(args) -> int:
     return 0
 
 
-def identify_one(args, rec: api.Recognizer, sample: dict):
+def identify_one(args, rec: api.Recognizer, sample: dict, names: str = "--{}"):
+    """One sample's answer ({"face": photo, "voice": clip}); ``names``: how its paths' arguments are called."""
     if args.classifier:
         return rec.classify(sample, args.classifier, args.top_k)
     if args.all_faces:
         if set(sample) != {"face"}:
             raise ParamsError("--all-faces: answers each face of one photo: give --face alone")
         return rec.identify_faces(sample["face"], top_k=args.top_k, far=args.far)
-    return rec.identify(sample, top_k=args.top_k, far=args.far)
+    emb = {k: rec.embed_face(v, names.format(k)) if k == "face" else rec.embed_voice(v, names.format(k))
+           for k, v in sample.items()}
+    return rec.identify_embeddings(emb, top_k=args.top_k, far=args.far)
 
 
 def answer_lines(result) -> list[str]:
@@ -176,11 +179,12 @@ def cmd_identify(args) -> int:
     if args.csv:
         if given:
             raise ParamsError("identify: give --csv FILE or a sample, not both")
-        run = lambda row: _wrap(identify_one(args, rec, row))  # noqa: E731
+        run = lambda row: _wrap(identify_one(args, rec, row, "column {}"))  # noqa: E731
         return batch(args, read_rows(args.csv, ("face", "voice")), run, answer_lines_of)
     if not given:
         raise ParamsError("identify: give --face PHOTO and/or --voice CLIP (or SAMPLE, or --csv FILE)")
-    result = identify_one(args, rec, given if "sample" not in given else _split(given["sample"]))
+    result = (identify_one(args, rec, given) if "sample" not in given
+              else identify_one(args, rec, _split(given["sample"]), "SAMPLE"))
     doc = Many(result).to_dict() if isinstance(result, list) else result.to_dict()
     emit(args, doc, answer_lines(result))
     return 0

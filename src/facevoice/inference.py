@@ -150,22 +150,24 @@ def downscale(photo: np.ndarray, max_side: int) -> tuple[np.ndarray, tuple[float
     return cv2.resize(photo, size, interpolation=cv2.INTER_AREA), (w / size[0], h / size[1])
 
 
-def _pillow_rgb(p: Path, max_side: int) -> np.ndarray | None:
-    """The photo as RGB uint8 decoded by Pillow (a large JPEG decoded reduced, to a side in [max_side, 2 max_side)),
-    None for a file Pillow cannot identify or a mode it cannot convert faithfully (16-bit, float): cv2 reads those.
-    A truncated file is InputError."""
+def _pillow_rgb(p: Path, max_side: int) -> tuple[np.ndarray | None, float]:
+    """(the photo as RGB uint8 decoded by Pillow, the file's longest side over the decoded one's): a large JPEG is
+    decoded reduced, to a side in [max_side, 2 max_side). (None, 1) for a file Pillow cannot identify or a mode it
+    cannot convert faithfully (16-bit, float): cv2 reads those. A truncated file is InputError."""
     try:
         with Image.open(p) as img:
             if img.mode not in ("RGB", "L", "RGBA", "P", "LA", "CMYK", "YCbCr", "1", "PA", "RGBX"):
                 img.verify()  # 16-bit or float: no decode here, but the structure is still checked
-                return None
+                return None, 1.0
+            full = max(img.size)
             if max_side and max(img.size) > 2 * max_side:
                 s = max_side / max(img.size)
                 img.draft("RGB", (max(1, int(img.size[0] * s)), max(1, int(img.size[1] * s))))  # JPEG only
             img.load()
-            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+            rgb = np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
+            return rgb, full / max(rgb.shape[:2])
     except UnidentifiedImageError:
-        return None
+        return None, 1.0
     except Image.DecompressionBombError:
         raise InputError(p, "photo too large to decode (over Pillow's pixel limit)") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -174,11 +176,12 @@ def _pillow_rgb(p: Path, max_side: int) -> np.ndarray | None:
         raise InputError(p, f"unreadable photo ({str(exc).splitlines()[0][:120]})") from None
 
 
-def read_photo(path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray, tuple]:
+def read_photo(path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray, tuple, float]:
     """(the photo as RGB uint8, the copy faces are detected on, whose longest side is <= ``max_side``, the factors
-    (fx, fy) from the copy's pixels to the photo's). Unreadable, truncated or tiny photos are InputError."""
+    (fx, fy) from the copy's pixels to the photo's, and the factor from the photo's pixels to the file's: above 1
+    when a large JPEG was decoded reduced). Unreadable, truncated or tiny photos are InputError."""
     p = existing_file(path)
-    rgb = _pillow_rgb(p, max_side)
+    rgb, to_file = _pillow_rgb(p, max_side)
     if rgb is None:
         bgr = cv2.imread(str(p), cv2.IMREAD_COLOR)
         if bgr is None:
@@ -187,13 +190,13 @@ def read_photo(path, max_side: int = MAX_SIDE) -> tuple[np.ndarray, np.ndarray, 
     if min(rgb.shape[:2]) < 16:
         raise InputError(p, f"image too small ({rgb.shape[1]}x{rgb.shape[0]})")
     small, scale = downscale(rgb, max_side)
-    return np.ascontiguousarray(rgb), np.ascontiguousarray(small), scale
+    return np.ascontiguousarray(rgb), np.ascontiguousarray(small), scale, to_file
 
 
 @dataclass(frozen=True)
 class Face:
-    """One face in a photo: its unit 128-d descriptor, its box (x, y, w, h) in the photo's pixels as decoded,
-    and the detector that found it ("hog" or "cnn")."""
+    """One face in a photo: its unit 128-d descriptor, its box (x, y, w, h) in the file's pixels, and the detector
+    that found it ("hog" or "cnn")."""
     vector: np.ndarray = field(repr=False)
     box: tuple
     found_by: str
@@ -259,14 +262,14 @@ class FaceEmbedder:
     def faces(self, path, all_faces: bool = False) -> tuple[list[Face], int]:
         """(the largest face -- or with ``all_faces`` every face, largest first --, how many faces were found).
         No face is InputError naming the photo: there is no fallback box at inference."""
-        rgb, small, (fx, fy) = read_photo(path, self.max_side)
+        rgb, small, (fx, fy), to_file = read_photo(path, self.max_side)
         rects, how = self.detect(small)
         if not rects:
             raise InputError(path, "no face found (dlib's HOG and CNN detectors)")
         out = []
         for r in rects if all_faces else rects[:1]:
             full = self.dlib.rectangle(int(r.left() * fx), int(r.top() * fy), int(r.right() * fx), int(r.bottom() * fy))
-            box = (full.left(), full.top(), full.width(), full.height())
+            box = tuple(round(v * to_file) for v in (full.left(), full.top(), full.width(), full.height()))
             out.append(Face(self.describe(rgb, full), box, how))
         return out, len(rects)
 
@@ -325,8 +328,9 @@ def threshold(kind: str, far: float | None = None) -> Threshold:
         low = f"{rates.min():g}" if len(rates) else "none"
         raise ParamsError(f"--far {far:g}: below the lowest false-accept rate measured ({low}) on {cal.source}")
     i = ok[np.argmin(values[ok])]
-    return Threshold(float(values[i]), f"false-accept rate {rates[i]:.2g} (asked <= {far:g}) on {cal.source}",
-                     float(rates[i]))
+    said = (f"false-accept rate {rates[i]:.2g} (asked <= {far:g})" if rates[i] > 0 else
+            f"no impostor trial accepted (asked <= {far:g}; the protocol resolves no finer)")
+    return Threshold(float(values[i]), f"{said} on {cal.source}", float(rates[i]))
 
 
 def decide_pair(face_cos, voice_cos) -> tuple:
