@@ -188,6 +188,8 @@ class Gallery:
             raise ParamsError(f"--gallery {self.path}: a file, not a gallery folder")
         self.people: list[dict] = []
         self.vectors: dict[str, np.ndarray] = {}
+        self._mask: dict[str, tuple] = {}
+        self._changes = 0  # bumped by add and remove: the cached masks are stale
         index = self.path / "people.json"
         if index.exists():
             self._load(index)
@@ -217,7 +219,11 @@ class Gallery:
         return next((i for i, p in enumerate(self.people) if p["name"] == name), None)
 
     def has(self, kind: str) -> np.ndarray:
-        return np.array([kind in p for p in self.people], dtype=bool)
+        """Which people have a ``kind`` row (computed once per state of the gallery: a search reads it each time)."""
+        key = (kind, len(self.people), self._changes)
+        if self._mask.get(kind, (None,))[0] != key:
+            self._mask[kind] = (key, np.array([kind in p for p in self.people], dtype=bool))
+        return self._mask[kind][1]
 
     def embedder(self, kind: str) -> str | None:
         """The embedder (name@version) of this gallery's ``kind`` embeddings, None when it holds none."""
@@ -256,6 +262,7 @@ class Gallery:
         """Add samples' embeddings to ``name``'s ``kind`` (a new person when not enrolled): the row is the unit mean
         of all that person's embeddings so far."""
         self.check(kind, embedder)
+        self._changes += 1
         i = self._row(name, kind)
         old = self.people[i].get(kind, {"n": 0, "norm": 0.0, "digests": []})
         total = np.asarray(vectors, np.float64).sum(axis=0) + self.vectors[kind][i] * old["norm"]
@@ -270,6 +277,7 @@ class Gallery:
         if i is None:
             raise ParamsError(f"NAME: {name!r} is not in the gallery {self.path} ({len(self)} people enrolled)")
         entry = self.people.pop(i)
+        self._changes += 1
         self.vectors = {k: np.delete(m, i, axis=0) for k, m in self.vectors.items()}
         self.vectors = {k: m for k, m in self.vectors.items() if self.has(k).any()}
         return entry
@@ -522,8 +530,7 @@ class Recognizer:
             raise ParamsError(f"--gallery {g.path}: no one enrolled yet (facevoice enroll NAME --faces ... --voices ...)")
         scores, thr, source, notes = self._scores(emb, g, far)
         best = top(scores, top_k)
-        names = g.names()
-        cands = tuple(Candidate(names[i], float(scores[i]), bool(scores[i] >= thr)) for i in best)
+        cands = tuple(Candidate(g.people[i]["name"], float(scores[i]), bool(scores[i] >= thr)) for i in best)
         answer = cands[0].name if cands and cands[0].accepted else "unknown"
         embedder = " + ".join(emb[k].embedder for k in sorted(emb))
         return Identification(answer, cands, float(thr), source, embedder, "+".join(sorted(emb)), sample, str(g.path),
