@@ -6,6 +6,8 @@ then every model's test accuracy with its 95% interval beside its classic baseli
     python benchmarks/real_corpora.py urdu     # urdu_speech, split by recording (speaker and gender)
     python benchmarks/real_corpora.py urdu_person   # urdu_speech split by speaker (gender, open-set trials)
     python benchmarks/real_corpora.py fsdd     # fsdd, 6 speakers
+    python benchmarks/real_corpora.py speechocean          # speechocean762 split by recording (speaker, gender)
+    python benchmarks/real_corpora.py speechocean_person   # speechocean762 split by speaker (gender, open-set trials)
 
 Options: ``--keep DIR`` keeps the run there; ``--per-fold N`` limits the pairs protocol (0 = every pair);
 ``--profile NAME`` applies ``profiles/NAME.yaml`` first (``lfw --profile real_photos``: the README's real-photo
@@ -55,6 +57,9 @@ def configure(scenario: str, params: dict, tmp: Path, per_fold: int) -> dict:
     elif scenario in ("urdu", "urdu_person"):
         prep.update(faces=None, voices=folder("urdu_speech"))
         prep["split"]["by"] = "person" if scenario == "urdu_person" else "recording"
+    elif scenario in ("speechocean", "speechocean_person"):
+        prep.update(faces=None, voices=folder("speechocean762"))
+        prep["split"]["by"] = "person" if scenario == "speechocean_person" else "recording"
     elif scenario == "fsdd":
         prep.update(faces=None, voices=folder("fsdd"))
     else:
@@ -81,16 +86,33 @@ def table(d: Path) -> str:
         vs = versus.get(name)
         lines.append(f"| `{name}` | {m['task']} | {m['feature']} | {m['accuracy']:.3f} {ci} | {m['f1_macro']:.3f} | "
                      + (f"{vs[1]:+.3f} vs `{vs[0]}`" if vs else "") + " |")
-    for proto in ("lfw_pairs", "speaker_trials", "siamese"):
+    lines.append(trials_table(found.get("speaker_trials", {})))
+    for proto in ("lfw_pairs", "siamese"):
         if proto in found:
             lines.append(f"\n{proto}: " + json.dumps({k: v for k, v in found[proto].items()
                                                      if k not in ("face_only", "voice_only")}, default=str)[:1500])
     return "\n".join(lines)
 
 
+def trials_table(m: dict) -> str:
+    """Markdown: the speaker trials' EER [95% CI] and minDCF per voice embedding, or why they were skipped."""
+    if not m or m.get("skipped"):
+        return f"\nspeaker trials: skipped ({m.get('skipped', 'not run')})" if m else ""
+    lines = [f"\nspeaker trials ({m['trials']}: {m['n_trials']} trials, {m['n_speakers']} speakers"
+             + (f"; {m['flag']}" if m.get("flag") else "") + ")\n",
+             "| embedding | EER [95% CI] | minDCF | ROC AUC |", "|---|---|---|---|"]
+    for name, e in m.get("embeddings", {}).items():
+        if "eer" not in e:
+            lines.append(f"| {name} | skipped: {e.get('skipped', '')} | | |")
+            continue
+        ci = "[{:.3f}, {:.3f}]".format(*e["eer_ci"]) if e.get("eer_ci") else ""
+        lines.append(f"| {name} | {e['eer']:.3f} {ci} | {e['min_dcf']:.3f} | {e['roc_auc']:.3f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("scenario", choices=["lfw", "urdu", "urdu_person", "fsdd"])
+    ap.add_argument("scenario", choices=["lfw", "urdu", "urdu_person", "fsdd", "speechocean", "speechocean_person"])
     ap.add_argument("--keep", type=Path, default=None)
     ap.add_argument("--per-fold", type=int, default=0)
     ap.add_argument("--profile", default=None, help="a profiles/ name applied to params.yaml (real_photos)")

@@ -26,3 +26,10 @@ def test_macro_averages_count_the_classes_present_only():
     assert out["precision_macro"] == out["recall_macro"] == out["f1_macro"] == out["accuracy"] == 1.0
     wrong = classification_metrics(y, np.eye(3)[[0, 0, 1, 0]], ["a", "b", "c"])
     assert wrong["recall_macro"] == 0.75 and wrong["precision_macro"] == (2 / 3 + 1) / 2
+
+
+def test_a_verification_score_on_too_few_test_people_is_flagged():
+    from facevoice.evaluate import MIN_TEST_PEOPLE, few_people
+
+    assert few_people(2) == {"flag": f"too few test people (2 < {MIN_TEST_PEOPLE}) for the score to mean anything"}
+    assert few_people(MIN_TEST_PEOPLE) == {}

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from facevoice.audio import ge2e, torch_legacy
+from facevoice.audio.loader import load
 from facevoice.errors import FacevoiceError, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,7 +169,7 @@ def test_preprocessing_and_windows_are_the_references(seconds):
 def test_the_numpy_and_keras_networks_agree_on_real_windows():
     clips = _clips(1, 3)
     mels = np.concatenate([next(ge2e.windows(ge2e.trim_long_silences(ge2e.normalize_volume(
-        ge2e.load(str(SPEECH / p), sr=16000))))) for p in clips["path"]])
+        load(str(SPEECH / p), sr=16000))))) for p in clips["path"]])
     keras_out = np.asarray(ge2e.build_keras()(mels, training=False))
     np.testing.assert_allclose(ge2e.forward_numpy(mels), keras_out, atol=1e-5)
     assert keras_out.shape == (len(mels), 256)
@@ -223,3 +224,20 @@ def test_embedding_a_clip_never_imports_torch_and_no_requirement_pulls_it_in(tmp
     nodeps = (ROOT / "requirements-nodeps.txt").read_text()
     assert "resemblyzer==0.1.4" in nodeps
     assert "--no-deps -r requirements-nodeps.txt" in (ROOT / "Makefile").read_text()
+
+
+def test_a_clip_longer_than_a_block_is_embedded_block_by_block_from_the_stream(tmp_path, monkeypatch):
+    import soundfile as sf
+
+    path = tmp_path / "long.flac"
+    wav = _speech(25.0, seed=3)
+    sf.write(path, wav, 16000)
+    monkeypatch.setattr(ge2e, "BLOCK_SECONDS", 10.0)
+    from facevoice.audio.loader import stream
+
+    blocks = list(stream(str(path), sr=16000, block_seconds=10.0))
+    assert len(blocks) >= 3 and max(len(b) for b in blocks) <= 11 * 16000
+    expected = sum(ge2e.window_sum(b)[0] for b in blocks)
+    got = ge2e.embed_file(str(path))
+    np.testing.assert_allclose(got, expected / np.linalg.norm(expected), atol=1e-5)
+    assert float(got @ ge2e.embed_wav(wav)) > 0.99  # the blocks' mean is the whole clip's, near enough

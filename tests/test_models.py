@@ -168,6 +168,19 @@ def test_the_report_reads_each_model_beside_its_baseline():
     assert out["face_cnn"][0] == "face_pca_svm" and out["face_cnn"][1] == pytest.approx(-0.25)
     assert out["audio_cnn"][0] == "voice_mfcc_logreg" and out["audio_cnn"][1] == pytest.approx(0.1)
     assert "gender_cnn" not in out and "face_ae_clf" not in out and "face_pca_svm" not in out
+    # a classic builder on a pretrained embedding is a model read beside the baseline, not the baseline
+    found["voice_embed_logreg"] = {"feature": "voice_embed", "task": "person", "builder": "logreg", "accuracy": 0.95}
+    out = beside_baseline(found)
+    assert out["voice_embed_logreg"][0] == "voice_mfcc_logreg" and out["audio_cnn"][0] == "voice_mfcc_logreg"
+
+
+def test_a_model_that_answers_one_class_for_every_row_is_flagged():
+    from facevoice.evaluate import classification_metrics
+
+    y = np.array([0, 1, 0, 1, 1])
+    one = classification_metrics(y, np.tile([0.3, 0.7], (5, 1)), ["f", "m"])
+    assert one["degenerate"] == "predicts one class" and one["accuracy"] == pytest.approx(0.6)
+    assert "degenerate" not in classification_metrics(y, np.eye(2)[y] * 0.8 + 0.1, ["f", "m"])
 
 
 def test_a_model_the_corpus_cannot_serve_is_skipped_with_its_reason(dirs):

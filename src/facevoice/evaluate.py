@@ -35,6 +35,14 @@ def eer(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, float, np.ndarra
 
 
 BOOTSTRAP = 1000  # resamples for every 95% interval
+MIN_TEST_PEOPLE = 5  # a verification score over fewer test people says little about the next person
+
+
+def few_people(n_people: int) -> dict:
+    """``{"flag": ...}`` when a verification score rests on fewer than ``MIN_TEST_PEOPLE`` test people, else {}."""
+    if n_people >= MIN_TEST_PEOPLE:
+        return {}
+    return {"flag": f"too few test people ({n_people} < {MIN_TEST_PEOPLE}) for the score to mean anything"}
 
 
 def bootstrap_ci(groups: np.ndarray, stat, n: int = BOOTSTRAP, seed: int = 0) -> list[float] | None:
@@ -115,6 +123,8 @@ def _point_metrics(y_true: np.ndarray, probs: np.ndarray, classes: list[str]) ->
         "recall_macro": float(recall_score(y_true, y_pred, average="macro", zero_division=0)),
         "f1_macro": macro_f1(y_true, y_pred, len(classes)),
     }
+    if len(np.unique(y_true)) > 1 and len(np.unique(y_pred)) == 1:  # e.g. the majority class for every row
+        out["degenerate"] = "predicts one class"
     if len(classes) > 5:
         out["top5_accuracy"] = float(top_k_accuracy_score(y_true, probs, k=5, labels=labels))
     present = np.unique(y_true)

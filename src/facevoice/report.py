@@ -44,20 +44,25 @@ def corpus_section(manifests: Path, metrics_dir: Path) -> str:
 
 CLASSIC = ("pca_svm", "logreg")  # the builders of the classic baselines every deep model is read beside
 FACE_FEATURES = ("faces", "face_embed")
+PRETRAINED = ("face_embed", "voice_embed")  # a classic builder on a pretrained embedding is a model, not the baseline
 
 
 def modality(feature: str) -> str:
     return "face" if feature in FACE_FEATURES else "face+voice" if feature == "pairs" else "voice"
 
 
+def is_baseline(m: dict) -> bool:
+    return m.get("builder") in CLASSIC and m.get("feature") not in PRETRAINED
+
+
 def beside_baseline(metrics: dict[str, dict]) -> dict[str, tuple[str, float]]:
     """model -> (its classic baseline, accuracy difference) for models whose modality and task have one."""
     base = {(modality(m.get("feature", "")), m.get("task")): (name, m["accuracy"]) for name, m in metrics.items()
-            if m.get("builder") in CLASSIC and m.get("accuracy") is not None}
+            if is_baseline(m) and m.get("accuracy") is not None}
     out = {}
     for name, m in metrics.items():
         key = (modality(m.get("feature", "")), m.get("task"))
-        if key in base and m.get("builder") not in CLASSIC and m.get("accuracy") is not None:
+        if key in base and not is_baseline(m) and m.get("accuracy") is not None:
             out[name] = (base[key][0], m["accuracy"] - base[key][1])
     return out
 
@@ -93,12 +98,11 @@ def _models_table(found: dict[str, dict], seed_table: pd.DataFrame) -> str:
                      "accuracy 95% CI": "[{:.3f}, {:.3f}]".format(*m["accuracy_ci"]) if m.get("accuracy_ci") else "",
                      "baseline": vs[0] if vs else "",
                      "vs baseline": (f"{vs[1]:+.3f}" + (" BELOW" if vs[1] < 0 else "")) if vs else "",
-                     "skipped": m.get("skipped", "")})
+                     "flag": m.get("degenerate", ""), "skipped": m.get("skipped", "")})
     if not rows:
         return ""
     df = pd.DataFrame(rows).dropna(axis=1, how="all")
-    if not df["skipped"].astype(bool).any():
-        df = df.drop(columns="skipped")
+    df = df.drop(columns=[c for c in ("flag", "skipped") if not df[c].astype(bool).any()])
     if len(seed_table):  # what the seed projects reported, beside our numbers (caveats in the table below)
         reported = seed_table[(seed_table["reported"] != "") & ~seed_table["metric"].str.contains("train")].groupby("model")["reported"].agg("; ".join)
         df["seed reported"] = df["model"].map(reported).fillna("")
@@ -113,8 +117,9 @@ def _verification_tables(found: dict[str, dict]) -> list[str]:
             continue
         v = pd.DataFrame([{"variant": k, **_verification_row(m if k == "fused" else m[k])}
                           for k in ("fused", "face_only", "voice_only")])
+        flag = f"; <b>{html.escape(m['flag'])}</b>" if m.get("flag") else ""
         parts.append(f"<h3>Verification: {html.escape(name)} (open-set: {m.get('open_set')}, pairing: "
-                     f"{html.escape(str(m.get('pairing')))})</h3>{_table(v)}")
+                     f"{html.escape(str(m.get('pairing')))}{flag})</h3>{_table(v)}")
     return parts
 
 
@@ -175,7 +180,8 @@ def _protocol_table(m: dict, title: str) -> str:
         return f"<h3>{html.escape(title)}: skipped</h3><p>{html.escape(m['skipped'])}</p>"
     df = pd.DataFrame([{"embedding": k, **v} for k, v in m.get("embeddings", {}).items()])
     counts = ", ".join(f"{k} {v}" for k, v in m.items() if k.startswith("n_"))
-    return f"<h3>{html.escape(title)} ({html.escape(counts)})</h3>{_table(df)}"
+    flag = f"; <b>{html.escape(m['flag'])}</b>" if m.get("flag") else ""
+    return f"<h3>{html.escape(title)} ({html.escape(counts)}{flag})</h3>{_table(df)}"
 
 
 def images_section(title: str, paths: list[Path], width: int = 420, root: Path | None = None) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .evaluate import eer
+from .evaluate import eer, few_people
 from .errors import ParamsError
 from .params import Checked
 from .skip import Skip
@@ -211,6 +211,7 @@ def summary(name: str, p: Checked, index: pd.DataFrame, pairs: dict, split_col: 
             "fuse": fuse, "face_store": p.str("face_store", "face"), "threshold_from": "validation pairs' EER",
             "n_train_pairs": len(pairs["train"][2]), "n_test_pairs": len(pairs["test"][2]),
             "n_test_people": len(test_people), "test_people_seen_in_training": len(set(test_people) & train_people),
+            **few_people(len(test_people)),
             **results["fused"], "face_only": results["face_only"], "voice_only": results["voice_only"],
             "fusion_gain_auc": results["fused"]["roc_auc"] - max(r["roc_auc"] for r in single),
             "fusion_gain_eer": min(r["eer"] for r in single) - results["fused"]["eer"]}

@@ -317,7 +317,8 @@ def raw(path: str, p: dict) -> list[dict]:
 
 # ---------------------------------------------------------------- voice_embed
 
-@feature("voice_embed", engine=rule("choice", choices=["numpy", "keras"]))
+@feature("voice_embed", engine=rule("choice", choices=["numpy", "keras"]), vad=rule("choice", choices=["webrtc", "none"]))
 def voice_embed(path: str, p: dict) -> list[dict]:
     """The pretrained GE2E speaker embedding (``facevoice.audio.ge2e``): one 256-d unit vector per clip."""
-    return [{"x": ge2e.embed_file(path, p.get("engine", "numpy"), p.get("min_duration", 0.0))}]
+    return [{"x": ge2e.embed_file(path, p.get("engine", "numpy"), p.get("min_duration", 0.0),
+                                  vad=p.get("vad", "webrtc") == "webrtc")}]

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import FacevoiceError, InputError
 from . import dsp, torch_legacy
-from .loader import load
+from .loader import stream
 
 SR = 16000
 N_FFT, HOP, N_MELS = 400, 160, 40
@@ -212,9 +212,11 @@ def _engine(name: str):
 
 
 # ---------------------------------------------------------------- clips
-def window_sum(wav: np.ndarray, engine: str = "numpy") -> tuple[np.ndarray, int]:
-    """(sum of the window embeddings, number of windows) of one 16 kHz block, preprocessed as the reference."""
-    wav = trim_long_silences(normalize_volume(np.asarray(wav, np.float32)))
+def window_sum(wav: np.ndarray, engine: str = "numpy", vad: bool = True) -> tuple[np.ndarray, int]:
+    """(sum of the window embeddings, number of windows) of one 16 kHz block, preprocessed as the reference
+    (``vad=False``: long silences kept)."""
+    wav = normalize_volume(np.asarray(wav, np.float32))
+    wav = trim_long_silences(wav) if vad else wav
     if len(wav) < HOP:
         return np.zeros(DIM, np.float32), 0
     forward = _engine(engine)
@@ -226,12 +228,10 @@ def window_sum(wav: np.ndarray, engine: str = "numpy") -> tuple[np.ndarray, int]
     return total.astype(np.float32), count
 
 
-def embed_wav(wav: np.ndarray, engine: str = "numpy", path: str = "<clip>") -> np.ndarray:
-    """The 256-d unit embedding of a 16 kHz clip; clips longer than ``BLOCK_SECONDS`` in blocks of that length."""
-    block = int(BLOCK_SECONDS * SR)
+def _unit_mean(parts, path: str) -> np.ndarray:
+    """The L2-normalised mean of every window embedding, from (window sum, window count) parts."""
     total, count = np.zeros(DIM, np.float64), 0
-    for lo in range(0, max(len(wav), 1), block):
-        s, n = window_sum(wav[lo:lo + block], engine)
+    for s, n in parts:
         total += s
         count += n
     if not count:
@@ -239,6 +239,27 @@ def embed_wav(wav: np.ndarray, engine: str = "numpy", path: str = "<clip>") -> n
     return (total / max(np.linalg.norm(total), 1e-12)).astype(np.float32)
 
 
-def embed_file(path: str, engine: str = "numpy", min_duration: float = 0.0) -> np.ndarray:
-    """The 256-d unit GE2E embedding of an audio file (any format the loader reads), or ``InputError`` naming it."""
-    return embed_wav(load(path, sr=SR, min_duration=min_duration), engine, str(path))
+def embed_wav(wav: np.ndarray, engine: str = "numpy", path: str = "<clip>", vad: bool = True) -> np.ndarray:
+    """The 256-d unit embedding of a 16 kHz clip; clips longer than ``BLOCK_SECONDS`` in blocks of that length."""
+    block = int(BLOCK_SECONDS * SR)
+    return _unit_mean((window_sum(wav[lo:lo + block], engine, vad) for lo in range(0, max(len(wav), 1), block)),
+                      path)
+
+
+def _checked_blocks(path: str, min_duration: float):
+    """The loader's stream of ``BLOCK_SECONDS`` blocks, each checked for NaN, the whole for its length."""
+    n = 0
+    for y in stream(path, sr=SR, block_seconds=BLOCK_SECONDS):
+        if not np.isfinite(y).all():
+            raise InputError(path, "audio holds NaN or infinite samples")
+        n += len(y)
+        yield y
+    if n < min_duration * SR:
+        raise InputError(path, f"too short ({n / SR:.2f} s < {min_duration} s)")
+
+
+def embed_file(path: str, engine: str = "numpy", min_duration: float = 0.0, vad: bool = True) -> np.ndarray:
+    """The 256-d unit GE2E embedding of an audio file (any format the loader reads), or ``InputError`` naming it.
+    The file is decoded as a stream of ``BLOCK_SECONDS`` blocks: an hour-long clip takes a block's memory."""
+    path = str(path)
+    return _unit_mean((window_sum(y, engine, vad) for y in _checked_blocks(path, min_duration)), path)

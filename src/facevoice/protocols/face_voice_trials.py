@@ -9,6 +9,9 @@ of two unit embeddings:
 - classic: ``mfcc_stats`` (MFCC means and deviations, standardised on the verification training people),
   ``dlib`` (the pretrained face descriptor, when ``pairs.face_embed`` is set) and ``dlib+mfcc_stats`` (the two
   concatenated: the cosine is the mean of the two cosines);
+- pretrained: ``ge2e`` (the GE2E speaker embedding, when ``pairs.voices`` has ``embed``), ``dlib+ge2e`` (the mean
+  of the two cosines) and ``dlib+ge2e_llr``: calibrated score fusion (``protocols.fusion``), each cosine turned
+  into a log-likelihood ratio by a logistic fit on the verification *training* people's trials, then summed;
 - for each siamese verifier named in ``verifiers``: its face tower, its voice tower and its fused tower.
 """
 from __future__ import annotations
@@ -19,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluate import few_people
 from ..skip import Skip, reason_of
-from .trials import corpus_trials, score_all, unit_rows
+from .fusion import fit_fusion
+from .trials import corpus_trials, cosines, score_all, unit_rows
 
 
 def _store(pairs_dir: Path, name: str) -> np.ndarray:
@@ -44,6 +49,27 @@ def classic(pairs_dir: Path, train: np.ndarray) -> dict:
             "dlib+mfcc_stats": lambda: np.concatenate([dlib(), stats()], axis=1) / np.sqrt(2)}
 
 
+def pretrained(pairs_dir: Path, train_trials: pd.DataFrame) -> dict:
+    """name -> embedder (or trial scorer) for GE2E alone and fused with dlib: the cosines' mean, and the
+    log-likelihood-ratio fusion calibrated on ``train_trials`` (the verification training people's)."""
+    def ge2e():
+        return unit_rows(_store(pairs_dir, "voice_embed"))
+
+    def dlib():
+        return unit_rows(_store(pairs_dir, "face_embed"))
+
+    def llr():
+        face, voice = dlib(), ge2e()
+        if train_trials.empty or train_trials["label"].nunique() < 2:
+            raise Skip("too few verification training people for same- and different-person trials to calibrate on")
+        fusion = fit_fusion(cosines(face, train_trials), cosines(voice, train_trials), train_trials["label"].values,
+                            "the verification training people's face+voice trials")
+        return lambda trials: fusion.score(cosines(face, trials), cosines(voice, trials))
+
+    return {"ge2e": ge2e, "dlib+ge2e": lambda: np.concatenate([dlib(), ge2e()], axis=1) / np.sqrt(2),
+            "dlib+ge2e_llr": llr}
+
+
 def towers(pairs_dir: Path, models_dir: Path, verifier: str) -> dict:
     """name -> embedder for a siamese verifier's face, voice and fused towers (its own pairs stores)."""
     def make(variant: str, kinds: tuple):
@@ -64,9 +90,10 @@ def towers(pairs_dir: Path, models_dir: Path, verifier: str) -> dict:
             f"{verifier}_fused": make("fused", ("face", "voice"))}
 
 
-def sample_trials(index: pd.DataFrame, max_trials: int, seed: int) -> pd.DataFrame:
-    """Trials among the verification test people's samples; none between samples sharing a photo or a clip."""
-    trials = corpus_trials(index.assign(split=index["verify_split"]), max_trials, seed)
+def sample_trials(index: pd.DataFrame, max_trials: int, seed: int, split: str = "test") -> pd.DataFrame:
+    """Trials among the verification ``split`` people's samples; none between samples sharing a photo or a clip."""
+    trials = corpus_trials(index.assign(split=index["verify_split"].where(index["verify_split"] == split, "none")
+                                        .replace({split: "test"})), max_trials, seed)
     face, voice = index["face_source"].astype(str).values, index["voice_source"].astype(str).values
     e, t = trials["enrol"].values, trials["test"].values
     return trials[(face[e] != face[t]) & (voice[e] != voice[t])].reset_index(drop=True)
@@ -84,12 +111,14 @@ def run(verifiers: list[str], max_trials: int, seed: int, pairs_dir: Path, model
     if trials.empty or trials["label"].nunique() < 2:
         return {"skipped": "too few verification test people or samples for same- and different-person trials"}, []
     embedders = classic(pairs_dir, (index["verify_split"] == "train").values)
+    embedders.update(pretrained(pairs_dir, sample_trials(index, max_trials, seed, split="train")))
     for v in verifiers:
         embedders.update(towers(pairs_dir, models_dir, v))
     results, curves = score_all(trials, embedders, index["person"].astype(str).values[trials["enrol"].values])
     people = set(index["person"].astype(str).values[np.r_[trials["enrol"], trials["test"]]])
     out = {"trials": "pairs of the verification test people's face+voice samples", "n_trials": int(len(trials)),
-           "n_target": int(trials["label"].sum()), "n_people": len(people), "embeddings": results}
+           "n_target": int(trials["label"].sum()), "n_people": len(people), **few_people(len(people)),
+           "embeddings": results}
     scored = {k: v for k, v in results.items() if "eer" in v}
     for label, keep in (("single", lambda k: not (k.endswith("_fused") or "+" in k)),
                         ("fused", lambda k: k.endswith("_fused") or "+" in k)):

@@ -13,9 +13,17 @@ descriptor on LFW's pairs (lfw_dev), GE2E on speechocean762's trials.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+
+from ..errors import FacevoiceError
+
+# The real-data calibrations the command line and the API use, written by benchmarks/fusion_real.py --write.
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
 
 @dataclass(frozen=True)
@@ -33,6 +41,16 @@ class Calibration:
 
     def llr(self, cosine):
         return self.scale * np.asarray(cosine, dtype=np.float64) + self.offset
+
+    def record(self) -> dict:
+        """A JSON-able record (``from_record`` reads it back)."""
+        return {"scale": self.scale, "offset": self.offset, "source": self.source,
+                "roc": {"far": list(self.roc[0]), "threshold": list(self.roc[1])}}
+
+    @classmethod
+    def from_record(cls, r: dict) -> "Calibration":
+        return cls(float(r["scale"]), float(r["offset"]), str(r["source"]),
+                   (tuple(r["roc"]["far"]), tuple(r["roc"]["threshold"])))
 
     def threshold_at(self, far: float) -> float:
         """The lowest cosine threshold whose false-accept rate on the protocol is <= ``far``."""
@@ -78,7 +96,35 @@ class Fusion:
     def source(self) -> str:
         return f"sum of calibrated log-likelihood ratios (face: {self.face.source}; voice: {self.voice.source})"
 
+    @classmethod
+    def from_file(cls, path: Path = CALIBRATION_FILE) -> "Fusion":
+        return cls(*real_calibrations(path))
+
 
 def fit_fusion(face_cos: np.ndarray, voice_cos: np.ndarray, same: np.ndarray, source: str) -> Fusion:
     """Each modality calibrated on the same trials (a run's training people)."""
     return Fusion(fit_calibration(face_cos, same, f"face, {source}"), fit_calibration(voice_cos, same, f"voice, {source}"))
+
+
+@lru_cache(maxsize=2)
+def real_calibrations(path: Path = CALIBRATION_FILE) -> tuple[Calibration, Calibration]:
+    """(face, voice) calibrations measured on real people (``benchmarks/fusion_real.py``)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return Calibration.from_record(data["face"]), Calibration.from_record(data["voice"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise FacevoiceError(f"{path}: unreadable calibration file ({type(exc).__name__}: {exc}); "
+                             f"python benchmarks/fusion_real.py --write rebuilds it") from None
+
+
+def decide_pair(face_cos: float, voice_cos: float) -> tuple[float, float, str]:
+    """(fused log-likelihood ratio, its threshold 0, provenance) for two photo+clip samples' cosines."""
+    fusion = Fusion.from_file()
+    return float(fusion.score(face_cos, voice_cos)), 0.0, fusion.source
+
+
+def __getattr__(name: str):
+    """``FACE`` and ``VOICE``: the real-data calibrations, read from the file when first asked for."""
+    if name in ("FACE", "VOICE"):
+        return real_calibrations()[name == "VOICE"]
+    raise AttributeError(name)

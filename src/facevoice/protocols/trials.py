@@ -9,7 +9,10 @@ cosine similarity of two clip embeddings, all computed from the ``mfcc`` feature
 - ``mfcc_stats``: the MFCC means and deviations, standardised with the training rows' statistics (the
   classic baseline);
 - ``mfcc_ae``: the MFCC autoencoder's encoder;
-- ``siamese_voice``: the voice-only siamese verifier's tower.
+- ``siamese_voice``: the voice-only siamese verifier's tower;
+- ``ge2e``: the pretrained GE2E speaker embedding (the ``voice_embed`` feature store, matched to the clips by
+  path; a trial whose clip the encoder rejected, e.g. no speech found, is left out of every embedding's trials
+  and counted in ``n_clips_without_ge2e``).
 
 minDCF uses NIST's SRE operating point (p_target 0.01, C_miss = C_fa = 1), normalised by the cost of
 always answering "different". Trials whose clips the feature store does not hold are counted and listed.
@@ -21,17 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..evaluate import binary_auc, bootstrap_ci, eer, few_people, roc_points
 from ..params import Checked
 from ..skip import Skip, reason_of
 
-EMBEDDINGS = ("mfcc_stats", "mfcc_ae", "siamese_voice")
+EMBEDDINGS = ("mfcc_stats", "mfcc_ae", "siamese_voice", "ge2e")
+GE2E_DIR = Path("data/features/voice_embed")
 
 
 def min_dcf(same: np.ndarray, scores: np.ndarray, p_target: float = 0.01, c_miss: float = 1.0,
             c_fa: float = 1.0) -> float:
     """Minimum over thresholds of C_miss P_miss p + C_fa P_fa (1 - p), divided by min(C_miss p, C_fa (1 - p))."""
-    from ..evaluate import roc_points
-
     fpr, tpr, _ = roc_points(same, scores)
     dcf = c_miss * (1 - tpr) * p_target + c_fa * fpr * (1 - p_target)
     return float(dcf.min() / min(c_miss * p_target, c_fa * (1 - p_target)))
@@ -72,8 +75,27 @@ def listed_trials(path: Path, index: pd.DataFrame) -> tuple[pd.DataFrame, pd.Dat
     return pd.DataFrame(found, columns=["enrol", "test", "label"]), pd.DataFrame(missing, columns=["line"])
 
 
+def ge2e_rows(index: pd.DataFrame, ge2e_dir: Path) -> np.ndarray:
+    """The GE2E embedding of each row of the ``mfcc`` index (NaN where the encoder has none), or Skip."""
+    from ..store import load_feature
+
+    upstream = reason_of(ge2e_dir / "summary.json")
+    if upstream or not (ge2e_dir / "index.csv").exists():
+        raise Skip(f"feature {ge2e_dir.name} was skipped: {upstream}" if upstream else f"no {ge2e_dir}")
+    gidx, g = load_feature(ge2e_dir, "x")
+    row_of = {p: k for k, p in enumerate(gidx["path"].astype(str))}
+    out = np.full((len(index), g.shape[1]), np.nan, dtype=np.float32)
+    for k, p in enumerate(index["path"].astype(str)):
+        if p in row_of:
+            out[k] = g[row_of[p]]
+    return out
+
+
 def embed(name: str, x: np.ndarray, train: np.ndarray, models_dir: Path) -> np.ndarray:
-    """Unit-length clip embeddings of the ``mfcc`` statistics ``x`` for one embedding name."""
+    """Unit-length clip embeddings for one embedding name: of the ``mfcc`` statistics ``x``, or (``ge2e``) ``x``
+    itself, the GE2E rows."""
+    if name == "ge2e":
+        return unit_rows(np.nan_to_num(x))
     if name == "mfcc_stats":
         mean, std = x[train].mean(axis=0), x[train].std(axis=0) + 1e-6
         e = (x - mean) / std
@@ -100,7 +122,18 @@ def unit_rows(e, dtype=np.float32) -> np.ndarray:
     return e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-12)
 
 
-def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dict:
+def select_trials(p: Checked, index: pd.DataFrame, usable: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """(trials, unmatched lines of a listed file, where the trials came from), only among ``usable`` rows."""
+    if p.get("list", None):
+        trials, missing = listed_trials(Path(p.str("list")), index)
+        keep = usable[trials["enrol"].values.astype(int)] & usable[trials["test"].values.astype(int)]
+        return trials[keep].reset_index(drop=True), missing, p.str("list")
+    trials = corpus_trials(index.assign(split=np.where(usable, index["split"], "none")),
+                           p.int("max_trials", 4000, min=10), p.int("seed", 0))
+    return trials, pd.DataFrame(columns=["line"]), "trials among the test split's clips"
+
+
+def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path, ge2e_dir: Path = GE2E_DIR) -> dict:
     """EER, minDCF and ROC AUC per voice embedding on the trial list; ``det.csv`` curves in ``plots_dir``."""
     from ..store import load_feature
 
@@ -113,12 +146,14 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
         return {"skipped": f"feature {feature_dir.name} was skipped: {upstream}"}
     index, store = load_feature(feature_dir, "x")
     x = np.asarray(store, dtype=np.float32)
-    if p.get("list", None):
-        trials, missing = listed_trials(Path(p.str("list")), index)
-        source = p.str("list")
+    try:
+        g = ge2e_rows(index, ge2e_dir) if "ge2e" in names else None
+    except Skip as why:
+        g, skipped = None, {"ge2e": {"skipped": str(why)}}
     else:
-        trials = corpus_trials(index, p.int("max_trials", 4000, min=10), p.int("seed", 0))
-        missing, source = pd.DataFrame(columns=["line"]), "trials among the test split's clips"
+        skipped = {}
+    usable = np.ones(len(index), bool) if g is None else ~np.isnan(g[:, 0])
+    trials, missing, source = select_trials(p, index, usable)
     plots_dir.mkdir(parents=True, exist_ok=True)
     missing.to_csv(plots_dir / "missing.csv", index=False)
     if trials.empty or trials["label"].nunique() < 2:
@@ -127,11 +162,16 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
     train_people = set(index.loc[index["split"] == "train", "person"].astype(str))
     out = {"trials": source, "n_trials": int(len(trials)), "n_target": int(trials["label"].sum()),
            "n_unmatched_trials": int(len(missing)), "n_speakers": len(test_people),
-           "speakers_seen_in_training": len(test_people & train_people), "embeddings": {}}
+           "speakers_seen_in_training": len(test_people & train_people), **few_people(len(test_people)),
+           "embeddings": {}}
+    if g is not None:
+        out["n_clips_without_ge2e"] = int((~usable).sum())
     train = (index["split"] == "train").values
     enrol_person = index["person"].astype(str).values[trials["enrol"].values]
-    out["embeddings"], curves = score_all(trials, {n: (lambda n=n: embed(n, x, train, models_dir)) for n in names},
-                                          enrol_person)
+    inputs = {n: (g if n == "ge2e" else x) for n in names if n not in skipped}
+    out["embeddings"], curves = score_all(trials, {n: (lambda n=n: embed(n, inputs[n], train, models_dir))
+                                                   for n in inputs}, enrol_person)
+    out["embeddings"].update(skipped)
     pd.concat(curves or [pd.DataFrame(columns=["embedding", "fpr", "fnr"])]).to_csv(plots_dir / "det.csv", index=False)
     return out
 
@@ -139,8 +179,6 @@ def run(spec: dict, feature_dir: Path, models_dir: Path, plots_dir: Path) -> dic
 def verification_intervals(same: np.ndarray, scores: np.ndarray, groups: np.ndarray) -> dict:
     """95% bootstrap intervals of ROC AUC and EER, resampling whole groups of trials (the enrolment side's
     person: one person's trials share their recordings, so they are not independent evidence)."""
-    from ..evaluate import binary_auc, bootstrap_ci, eer
-
     same, scores = np.asarray(same), np.asarray(scores)
 
     def when_both(f):
@@ -151,15 +189,19 @@ def verification_intervals(same: np.ndarray, scores: np.ndarray, groups: np.ndar
     return {k: v for k, v in out.items() if v is not None}
 
 
-def score_trial(e: np.ndarray, trials: pd.DataFrame, groups: np.ndarray | None = None) -> tuple[dict, pd.DataFrame]:
-    """EER (and its threshold), minDCF and ROC AUC of the cosine of unit embeddings ``e`` on the trials, with
-    the intervals of ``verification_intervals`` when ``groups`` (one per trial) are given."""
+def cosines(e: np.ndarray, trials: pd.DataFrame) -> np.ndarray:
+    """The cosine of each trial's two unit embeddings."""
+    return np.sum(e[trials["enrol"].values] * e[trials["test"].values], axis=1)
+
+
+def score_trial(e, trials: pd.DataFrame, groups: np.ndarray | None = None) -> tuple[dict, pd.DataFrame]:
+    """EER (and its threshold), minDCF and ROC AUC on the trials of the cosine of unit embeddings ``e`` (or of
+    ``e(trials)``, when ``e`` is a function scoring trials), with the intervals of ``verification_intervals``
+    when ``groups`` (one per trial) are given."""
     from sklearn.metrics import roc_auc_score
 
-    from ..evaluate import eer
-
     same = trials["label"].values
-    scores = np.sum(e[trials["enrol"].values] * e[trials["test"].values], axis=1)
+    scores = e(trials) if callable(e) else cosines(e, trials)
     rate, threshold, fpr, fnr, _ = eer(same, scores)
     out = {"eer": rate, "eer_threshold": threshold, "min_dcf": min_dcf(same, scores),
            "roc_auc": float(roc_auc_score(same, scores))}
@@ -170,7 +212,8 @@ def score_trial(e: np.ndarray, trials: pd.DataFrame, groups: np.ndarray | None =
 
 def score_all(trials: pd.DataFrame, embedders: dict, groups: np.ndarray | None = None) -> tuple[dict, list]:
     """Every embedding's scores on the same trials ({name: metrics or {"skipped": why}}) and its DET curve;
-    ``embedders``: name -> a function giving unit embeddings of every row (or raising Skip); ``groups``: the
+    ``embedders``: name -> a function giving unit embeddings of every row, or a function scoring trials (or raising
+    Skip); ``groups``: the
     person of each trial's enrolment side, for the intervals."""
     results, curves = {}, []
     for name, make in embedders.items():
