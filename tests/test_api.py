@@ -206,7 +206,7 @@ def test_find_ranks_a_folder_and_caches_embeddings_by_digest(lfw, tmp_path, caps
     assert code == 0 and first["cached"] == 0 and "find: faces" in err, err  # tqdm's bar on stderr
     assert [Path(h["path"]).name for h in first["hits"][:3]] == ["colin2.jpg", "colin4.jpg", "colin1.jpg"] or \
         {Path(h["path"]).name for h in first["hits"][:3]} == {"colin1.jpg", "colin2.jpg", "colin4.jpg"}
-    assert len(first["hits"]) == 6 and first["skipped"] == [[str(folder / "broken.jpg"), "unreadable image (not a "
+    assert len(first["hits"]) == 6 and first["files"] == 7 and first["skipped"] == [[str(folder / "broken.jpg"), "unreadable image (not a "
                                                              "photo, or corrupt)"]]
     assert (tmp_path / "g/cache.sqlite").exists()
     code, out, _ = run([*argv, "--quiet"], capsys)

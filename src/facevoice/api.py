@@ -154,6 +154,7 @@ class Search(Answer):
     provenance: str
     hits: tuple
     skipped: tuple
+    files: int
     cached: int
     notes: tuple = ()
 
@@ -650,7 +651,7 @@ class Recognizer:
             hits.append(Hit(f, float(s[j]), bool(s[j] >= t.value), note))
         hits.sort(key=lambda h: -h.score)
         return Search(label(sample), str(root), kind, query.embedder, t.value, t.provenance,
-                      tuple(hits[:top_k] if top_k else hits), tuple(skipped), cached,
+                      tuple(hits[:top_k] if top_k else hits), tuple(skipped), len(files), cached,
                       (query.note,) if query.note else ())
 
     def _embed_folder(self, files: list[Path], kind: str, all_faces: bool, workers: int,

@@ -234,8 +234,8 @@ def cmd_find(args) -> int:
     s = recognizer(args).find(args.sample, args.folder, args.far, args.top_k, args.all_faces, args.workers,
                               progress=not args.quiet)
     what = "photos" if s.kind == "face" else "clips"
-    lines = [f"{len(s.hits) + len(s.skipped)} {what} under {s.folder} ranked by cosine to {s.sample} "
-             f"({s.cached} embeddings from the cache)"]
+    lines = [f"{s.files} {what} under {s.folder} ranked by cosine to {s.sample} ({s.cached} embeddings from the "
+             f"cache; {len(s.skipped)} skipped); the best {len(s.hits)}:"]
     lines += [f"{i}. {h.path}\t{h.score:.3f}{chr(9) + 'match' if h.accepted else ''}{chr(9) + h.note if h.note else ''}"
               for i, h in enumerate(s.hits, 1)]
     lines += [f"threshold {s.threshold:.3f} ({s.provenance})", f"embedder: {s.embedder}"]
