@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import shared_dataset
+from facevoice.evaluate import read_details
 from helpers import ROOT, copy_repo, ran, sh
 
 pytestmark = pytest.mark.slow
@@ -109,7 +110,7 @@ def runs(tmp_path_factory):
 
 
 def metrics(d: Path) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in (d / "metrics").glob("*.json")}
+    return {p.stem: read_details(p) for p in (d / "metrics").glob("*.json")}
 
 
 def model_names(params: dict) -> list[str]:
@@ -118,7 +119,7 @@ def model_names(params: dict) -> list[str]:
 
 def check_counts(d: Path) -> dict:
     """found = kept + rejected in prepare, in faces and in every feature stage; returns corpus.json."""
-    corpus = json.loads((d / "metrics/corpus.json").read_text())
+    corpus = metrics(d)["corpus"]
     for m in ("faces", "voices"):
         assert corpus[m]["found"] == corpus[m]["kept"] + corpus[m]["rejected"], corpus
         assert corpus[m]["kept"] == corpus[m]["train"] + corpus[m]["val"] + corpus[m]["test"], corpus

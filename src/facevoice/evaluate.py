@@ -167,13 +167,70 @@ def write_confusion(plot_dir: str | Path, y_true: np.ndarray, y_pred: np.ndarray
     plt.close(fig)
 
 
+HEADLINE = ("accuracy", "f1_macro", "roc_auc", "eer", "min_dcf")  # what a metrics file holds
+# whose 95% interval bounds it holds too: the primary number of a classifier and of a verifier (all five with their
+# bounds would make ``dvc metrics show`` 270 columns wide; F1's and ROC AUC's intervals stay in the details)
+HEADLINE_CI = ("accuracy", "eer")
+
+
+def details_path(path: str | Path) -> Path:
+    """Where the full dict of ``metrics/<name>.json`` lives: ``metrics/details/<name>.json`` (a DVC out, not a metric)."""
+    path = Path(path)
+    return path.parent / "details" / path.name
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)
+
+
+def _best_embedding(metrics: dict) -> dict:
+    """A protocol's best embedding's block (lowest EER, else highest accuracy), or {} without embeddings."""
+    blocks = [b for b in (metrics.get("embeddings") or {}).values() if isinstance(b, dict)]
+    with_eer = [b for b in blocks if _number(b.get("eer"))]
+    if with_eer:
+        return min(with_eer, key=lambda b: b["eer"])
+    with_acc = [b for b in blocks if _number(b.get("accuracy"))]
+    return max(with_acc, key=lambda b: b["accuracy"]) if with_acc else {}
+
+
+def headline(metrics: dict) -> dict:
+    """The flat numbers ``dvc metrics show`` and ``dvc exp show`` print: accuracy, macro F1, ROC AUC, EER and minDCF
+    (a protocol's from its best embedding), the 95% interval bounds of accuracy and EER as ``<name>_ci_low`` and
+    ``<name>_ci_high``,
+    the face+voice trials' best fused EER and the fusion gain. Lists, strings and nested blocks stay in the details."""
+    src = {**_best_embedding(metrics), **metrics}
+    out = {}
+    for k in HEADLINE:
+        if _number(src.get(k)):
+            out[k] = src[k]
+        ci = src.get(f"{k}_ci") if k in HEADLINE_CI else None
+        if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(_number(v) for v in ci):
+            out[f"{k}_ci_low"], out[f"{k}_ci_high"] = float(ci[0]), float(ci[1])
+    fv = metrics.get("face_voice")
+    if isinstance(fv, dict) and _number(fv.get("best_fused_eer")):
+        out["face_voice_eer"] = fv["best_fused_eer"]
+    if _number(metrics.get("fusion_gain")):
+        out["fusion_gain"] = metrics["fusion_gain"]
+    return out
+
+
 def write_metrics(path: str | Path, metrics: dict) -> None:
-    """The one metrics writer: sorted JSON, written under a temporary name and renamed (a killed stage never
-    leaves a half-written metrics file)."""
+    """The one metrics writer: ``path`` gets the headline numbers (``headline``), ``details_path(path)`` the full
+    dict (params, counts, skip reasons, flags, per-variant and per-embedding blocks). Sorted JSON, each written under
+    a temporary name and renamed (a killed stage never leaves a half-written metrics file)."""
     from .atomic import atomic_file
 
-    with atomic_file(path) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    for where, what in ((details_path(path), metrics), (Path(path), headline(metrics))):
+        where.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_file(where) as tmp:
+            tmp.write_text(json.dumps(what, indent=2, sort_keys=True) + "\n")
+
+
+def read_details(path: str | Path) -> dict:
+    """Everything a stage wrote through ``write_metrics(path, ...)``: its details file, or ``path`` itself when it has
+    none (a metrics file written before the split)."""
+    full = details_path(path)
+    return json.loads((full if full.exists() else Path(path)).read_text())
 
 
 def write_reconstructions(path: str | Path, originals: np.ndarray, recons: np.ndarray, n: int = 6) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .evaluate import read_details
+
 HEADLINE = ["accuracy", "clip_accuracy", "f1_macro", "precision_macro", "recall_macro", "roc_auc", "top5_accuracy", "eer",
             "test_mse", "n_train", "n_test", "n_classes"]
 
@@ -27,7 +29,7 @@ def corpus_section(manifests: Path, metrics_dir: Path) -> str:
     parts = ["<h2>Corpus</h2>"]
     corpus = metrics_dir / "corpus.json"
     if corpus.exists():
-        c = json.loads(corpus.read_text())
+        c = read_details(corpus)
         rows = [{"modality": m, **{k: v for k, v in c[m].items()}} for m in ("faces", "voices") if m in c]
         parts.append(f"<p>Split by <b>{html.escape(str(c.get('split_by')))}</b>, decided once in prepare.</p>")
         parts.append(_table(pd.DataFrame(rows)))
@@ -68,8 +70,9 @@ def beside_baseline(metrics: dict[str, dict]) -> dict[str, tuple[str, float]]:
 
 
 def read_metrics(metrics_dir: Path) -> dict[str, dict]:
-    """Every metrics file of a run, by name (``metrics/<name>.json``), in name order."""
-    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(metrics_dir).glob("*.json"))}
+    """Everything each stage wrote through ``evaluate.write_metrics``, by name (``metrics/<name>.json``, read from its
+    details file ``metrics/details/<name>.json``: the metrics file holds the headline numbers only), in name order."""
+    return {p.stem: read_details(p) for p in sorted(Path(metrics_dir).glob("*.json"))}
 
 
 def models_section(metrics_dir: Path, seeds: Path) -> str:
@@ -168,7 +171,7 @@ def protocol_section(path: Path, title: str) -> str:
     """A verification protocol's table, one row per embedding (or why the protocol was skipped)."""
     if not path.exists():
         return ""
-    m = json.loads(path.read_text())
+    m = read_details(path)
     out = _protocol_table(m, title)
     if isinstance(m.get("face_voice"), dict):  # speaker_trials: the face+voice trials block
         out += _protocol_table(m["face_voice"], "Face + voice trials (fused embeddings beside each modality alone)")
