@@ -80,8 +80,8 @@ def test_model_cards_say_data_split_params_and_metrics(tmp_path):
     (tmp_path / "models/toy_clf.json").write_text(json.dumps(meta))
     [card] = write_model_cards(tmp_path / "models", tmp_path / "cards")
     text = card.read_text()
-    for part in ("# toy_clf", "40 training and 10 test samples", "by recording", "| accuracy | 0.9000 |",
-                 "builder: dense_classifier", "epochs: 3"):
+    for part in ("# toy_clf", "40 training samples, 4 classes", "10 test samples", "by recording",
+                 "| accuracy | 0.9000 |", "builder: dense_classifier", "epochs: 3"):
         assert part in text, part
     (tmp_path / "models/gender_per_language").mkdir()  # a per-language group: a card per language
     (tmp_path / "models/gender_per_language/de.json").write_text(json.dumps({**meta, "model": "de", "accuracy": 0.96}))
@@ -89,6 +89,10 @@ def test_model_cards_say_data_split_params_and_metrics(tmp_path):
     assert sorted(c.name for c in cards) == ["gender_per_language_de.md", "toy_clf.md"]
     text = (tmp_path / "cards/gender_per_language_de.md").read_text()
     assert "# gender_per_language / de" in text and "| accuracy | 0.9600 |" in text
+    # the Model Cards convention's sections, in its order
+    sections = [line for line in text.splitlines() if line.startswith("## ")]
+    assert sections == ["## Model details", "## Intended use", "## Limits", "## Training data", "## Evaluation data",
+                        "## Metrics (test split)", "## Baseline", "## Params"], sections
 
 
 def test_a_broken_image_is_caught(tmp_path, chromium):
