@@ -175,9 +175,9 @@ def test_ten_fold_accuracy_on_lfw_dev_pairs(lfw):
 
 
 def test_verify_command_separates_two_lfw_dev_people_and_joins_one(lfw, tmp_path, capsys):
-    """``facevoice verify PHOTO PHOTO`` decides on dlib's descriptors at the LFW protocol's threshold (no trained
-    model needed): different real people come out "different", two photos of one person "same", and the line
-    says which threshold it used."""
+    """``facevoice verify PHOTO PHOTO`` decides on dlib's descriptors at the threshold calibrated on LFW's pairs (no
+    trained model needed): different real people come out "different", two photos of one person "same", and the
+    answer says which embedder and threshold it used."""
     from facevoice import cli
 
     pairs = lfw[0]
@@ -186,4 +186,4 @@ def test_verify_command_separates_two_lfw_dev_people_and_joins_one(lfw, tmp_path
         for a, b in zip(rows["left"], rows["right"]):
             assert cli.main(["--models", str(tmp_path / "no_models"), "verify", a, b]) == 0
             out = capsys.readouterr().out
-            assert out.startswith(expected + "\t") and "LFW's pairs protocol" in out, (a, b, out)
+            assert out.startswith(expected + "\t") and "LFW's pairs" in out and "embedder: dlib" in out, (a, b, out)
