@@ -33,3 +33,23 @@ def test_a_verification_score_on_too_few_test_people_is_flagged():
 
     assert few_people(2) == {"flag": f"too few test people (2 < {MIN_TEST_PEOPLE}) for the score to mean anything"}
     assert few_people(MIN_TEST_PEOPLE) == {}
+
+
+def test_flags_and_reasons_stay_in_the_details_and_the_metrics_file_holds_numbers(tmp_path):
+    """``write_metrics`` splits: the degenerate and too-few-people flags, skip reasons, lists and nested blocks go to
+    ``metrics/details/<name>.json`` whole; ``metrics/<name>.json`` keeps the flat headline numbers."""
+    import json
+
+    from facevoice.evaluate import classification_metrics, details_path, few_people, read_details, write_metrics
+
+    y = np.array([0, 1, 0, 1])
+    clf = {**classification_metrics(y, np.tile([0.3, 0.7], (4, 1)), ["f", "m"], groups=np.arange(4)), "task": "gender"}
+    verifier = {"eer": 0.2, "eer_ci": [0.1, 0.3], **few_people(3), "face_only": {"eer": 0.3}}
+    for name, full in (("clf", clf), ("siam", verifier), ("skip", {"skipped": "one person"})):
+        write_metrics(tmp_path / f"{name}.json", full)
+        assert read_details(tmp_path / f"{name}.json") == json.loads(details_path(tmp_path / f"{name}.json").read_text())
+        flat = json.loads((tmp_path / f"{name}.json").read_text())
+        assert all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in flat.values()), flat
+    assert read_details(tmp_path / "clf.json")["degenerate"] == "predicts one class"
+    assert "too few test people" in read_details(tmp_path / "siam.json")["flag"]
+    assert json.loads((tmp_path / "siam.json").read_text()) == {"eer": 0.2, "eer_ci_low": 0.1, "eer_ci_high": 0.3}
