@@ -70,7 +70,8 @@ def fit_calibration(cosine: np.ndarray, same: np.ndarray, source: str) -> Calibr
 
 
 def roc_table(cosine: np.ndarray, same: np.ndarray, points: int = 41) -> tuple:
-    """(far, threshold) pairs at log-spaced false-accept rates from 1e-4 to 1 (rounded, for a params-like record)."""
+    """(far, threshold) pairs at log-spaced false-accept rates from 1e-4 to 1 (thresholds rounded up to 6 decimals,
+    for a readable record): accepting a score >= threshold lets through that fraction of the protocol's impostors."""
     cosine, same = np.asarray(cosine, float), np.asarray(same, bool)
     negatives = np.sort(cosine[~same])[::-1]
     rates = np.unique(np.round(np.logspace(-4, 0, points), 6))
@@ -79,7 +80,7 @@ def roc_table(cosine: np.ndarray, same: np.ndarray, points: int = 41) -> tuple:
         k = int(np.floor(r * len(negatives)))  # accept at most k impostors: threshold just above the (k+1)-th
         if k < len(negatives):
             out_r.append(float(k / len(negatives)))
-            out_t.append(round(float(np.nextafter(negatives[k], np.inf)), 6))
+            out_t.append(float((np.floor(negatives[k] * 1e6) + 1) / 1e6))  # 6 decimals, above that impostor
     return tuple(out_r), tuple(out_t)
 
 
