@@ -28,7 +28,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from pathlib import Path
 
 LOGS = Path(".dvc") / "tmp" / "repro-logs"
@@ -55,36 +54,6 @@ def plan(repo, targets: list[str] | None = None) -> dict[str, set[str]]:
         stale |= {name} | {s.addressing for s in nx.ancestors(graph, by_name[name])}
     stale &= scope
     return {n: {s.addressing for s in nx.descendants(graph, by_name[n])} & stale for n in stale}
-
-
-@contextmanager
-def params_parsed_once():
-    """Within this process, DVC parses each params file once instead of once per stage that declares params
-    (42 stages: ~0.7 s of the no-op's time). The cache is keyed by the file's size and mtime; its one caller,
-    ``read_param_file``, deep-copies the keys it reads and never changes the parsed file. Without DVC's
-    ``load_path`` hook (another DVC version) nothing changes."""
-    from dvc.dependency import param
-
-    original, cache = getattr(param, "load_path", None), {}
-    if original is None:  # pragma: no cover
-        yield
-        return
-
-    def load_path(path, fs, **kwargs):
-        try:
-            info = fs.info(path)
-            key = (str(path), info.get("size"), info.get("mtime"), tuple(sorted(kwargs.items())))
-        except Exception:  # noqa: BLE001  (let DVC report the missing file itself)
-            return original(path, fs, **kwargs)
-        if key not in cache:
-            cache[key] = original(path, fs, **kwargs)
-        return cache[key]
-
-    param.load_path = load_path
-    try:
-        yield
-    finally:
-        param.load_path = original
 
 
 def order(waits: dict[str, set[str]]) -> list[str]:
@@ -207,7 +176,7 @@ def stale(targets: list[str]) -> tuple[dict[str, set[str]], list[str]]:
     """DVC's plan (``plan``) and the tracked paths, from one read of dvc.yaml, dvc.lock and params.yaml."""
     from dvc.repo import Repo, lock_repo
 
-    with params_parsed_once(), Repo(".") as repo, lock_repo(repo):
+    with Repo(".") as repo, lock_repo(repo):
         return plan(repo, targets), tracked_paths(repo)
 
 
