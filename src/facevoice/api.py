@@ -527,6 +527,8 @@ class Recognizer:
                   sample: str) -> Identification:
         if top_k < 1:
             raise ParamsError(f"--top-k: at least 1, got {top_k}")
+        if not emb:
+            raise ParamsError("identify: no face and no voice embedding given")
         if not len(g):
             raise ParamsError(f"--gallery {g.path}: no one enrolled yet (facevoice enroll NAME --faces ... --voices ...)")
         scores, thr, source, notes = self._scores(emb, g, far)

@@ -142,6 +142,8 @@ def cmd_verify(args) -> int:
 
 def identify_one(args, rec: api.Recognizer, sample: dict, names: str = "--{}"):
     """One sample's answer ({"face": photo, "voice": clip}); ``names``: how its paths' arguments are called."""
+    if not sample:
+        raise ParamsError("identify: no photo and no clip given (an empty row?)")
     if args.classifier:
         return rec.classify(sample, args.classifier, args.top_k)
     if args.all_faces:
