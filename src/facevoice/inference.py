@@ -30,7 +30,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from threadpoolctl import threadpool_limits
 
 from .audio.loader import AUDIO_EXTENSIONS
-from .errors import FacevoiceError, InputError, ParamsError, SourceError
+from .errors import InputError, ParamsError, SourceError
 from .protocols import fusion
 
 # The face branch's constants, repeated because importing anything under facevoice.faces runs its __init__, which
@@ -313,12 +313,9 @@ def check_far(far: float | None) -> float | None:
     return far
 
 
-def calibration(kind: str):
-    """``fusion.FACE`` or ``fusion.VOICE``: the modality's calibration, its source and its protocol ROC."""
-    cal = getattr(fusion, "FACE" if kind == "face" else "VOICE", None)
-    if cal is None:
-        raise FacevoiceError(f"facevoice.protocols.fusion has no {kind.upper()} calibration: no {kind} threshold")
-    return cal
+def calibration(kind: str) -> fusion.Calibration:
+    """The modality's real-data calibration (``fusion.FACE`` / ``fusion.VOICE``): its source and protocol ROC."""
+    return getattr(fusion, "VOICE" if kind == "voice" else "FACE")
 
 
 def threshold(kind: str, far: float | None = None) -> Threshold:
@@ -327,22 +324,16 @@ def threshold(kind: str, far: float | None = None) -> Threshold:
     cal = calibration(kind)
     if check_far(far) is None:
         return Threshold(float(cal.threshold), f"balanced threshold (calibrated log-likelihood ratio 0) of {cal.source}")
-    rates, values = (np.asarray(a, dtype=float) for a in cal.roc)
-    ok = np.flatnonzero(rates <= far)
-    if not len(ok):
-        low = f"{rates.min():g}" if len(rates) else "none"
-        raise ParamsError(f"--far {far:g}: below the lowest false-accept rate measured ({low}) on {cal.source}")
-    i = ok[np.argmin(values[ok])]
-    said = (f"false-accept rate {rates[i]:.2g} (asked <= {far:g})" if rates[i] > 0 else
+    try:
+        value, rate = cal.at_far(far)
+    except ValueError as exc:
+        raise ParamsError(f"--far {far:g}: {exc}") from None
+    said = (f"false-accept rate {rate:.2g} (asked <= {far:g})" if rate > 0 else
             f"no impostor trial accepted (asked <= {far:g}; the protocol resolves no finer)")
-    return Threshold(float(values[i]), f"{said} on {cal.source}", float(rates[i]))
+    return Threshold(value, f"{said} on {cal.source}", rate)
 
 
-def decide_pair(face_cos, voice_cos) -> tuple:
-    """(fused score, its threshold, provenance) of face+voice samples: ``fusion.decide_pair``."""
-    if not hasattr(fusion, "decide_pair"):
-        raise FacevoiceError("facevoice.protocols.fusion has no decide_pair: no face+voice decision")
-    return fusion.decide_pair(face_cos, voice_cos)
+decide_pair = fusion.decide_pair  # (fused score, its threshold, provenance) of two photo+clip samples
 
 
 # ---------------------------------------------------------------- closed-set classifiers (only when asked)

@@ -52,13 +52,19 @@ class Calibration:
         return cls(float(r["scale"]), float(r["offset"]), str(r["source"]),
                    (tuple(r["roc"]["far"]), tuple(r["roc"]["threshold"])))
 
+    def at_far(self, far: float) -> tuple[float, float]:
+        """(the lowest cosine threshold whose false-accept rate on the protocol is <= ``far``, that rate)."""
+        ok = [(t, r) for r, t in zip(*self.roc) if r <= far]
+        if not ok:
+            low = f"{min(self.roc[0]):g}" if self.roc[0] else "none"
+            raise ValueError(f"no threshold reaches a false-accept rate of {far:g} on {self.source} "
+                             f"(the lowest measured: {low})")
+        t, r = min(ok)
+        return float(t), float(r)
+
     def threshold_at(self, far: float) -> float:
         """The lowest cosine threshold whose false-accept rate on the protocol is <= ``far``."""
-        rates, thresholds = self.roc
-        ok = [t for r, t in zip(rates, thresholds) if r <= far]
-        if not ok:
-            raise ValueError(f"no threshold reaches a false-accept rate of {far:g} on {self.source}")
-        return float(min(ok))
+        return self.at_far(far)[0]
 
 
 def fit_calibration(cosine: np.ndarray, same: np.ndarray, source: str) -> Calibration:
