@@ -19,8 +19,8 @@ $(STAMP): requirements.txt requirements-nodeps.txt pyproject.toml
 
 venv: $(STAMP)
 
-# one stage more than the cores: a stage's DVC bookkeeping and file I/O leave a core idle otherwise (on 2 cores,
-# 3 at a time ran the default run in 11.0 min, 2 at a time in 11.9, both without the warm server; README "Results")
+# one stage more than the cores: a stage's DVC bookkeeping and file I/O leave a core idle otherwise
+# (docs/DEVELOPING.md, "make repro")
 JOBS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 2) + 1 )))
 
 # DVC's own stages, JOBS at a time (src/facevoice/repro.py); `dvc repro` runs the same stages one by one

@@ -10,9 +10,9 @@ then every model's test accuracy with its 95% interval beside its classic baseli
     python benchmarks/real_corpora.py speechocean_person   # speechocean762 split by speaker (gender, open-set trials)
 
 Options: ``--keep DIR`` keeps the run there; ``--per-fold N`` limits the pairs protocol (0 = every pair);
-``--profile NAME`` applies ``profiles/NAME.yaml`` first (``lfw --profile real_photos``: the README's real-photo
+``--profile NAME`` applies ``profiles/NAME.yaml`` first (``lfw --profile real_photos``: the real-photo
 face models).
-Prints a markdown table (the README's real-data tables come from it) and the wall time.
+Prints a markdown table (the README's real-data rows and docs/*_RESULTS.md come from it) and the wall time.
 """
 from __future__ import annotations
 

@@ -142,7 +142,7 @@ def _pid(_):
 def test_actors_run_the_pinned_kernels_on_a_node_started_without_them(cluster):
     """The head was started without facevoice's CPU pins in its environment; an actor imports facevoice (its
     class lives there) before NumPy, so its NumPy runs without AVX-512 kernels and its oneDNN is capped, as in
-    a stage: a cluster of mixed CPUs writes the same features (README, "Reproducible")."""
+    a stage: a cluster of mixed CPUs writes the same features (docs/DEVELOPING.md)."""
     backend = Backend(kind="ray", address=cluster, workers=2, batch_size=1)
     got = list(imap(_kernels, [0, 1], backend=backend, progress=False))
     assert got == [([], "AVX2", "0")] * 2
