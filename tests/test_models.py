@@ -273,3 +273,11 @@ def test_an_unknown_pool_is_a_one_line_error_in_every_builder_that_pools():
         models.get("conv_encoder_classifier")(shape, 3, x, pretrained=ae, pool="mean")
     with pytest.raises(ParamsError, match="'pool' must be time, gap, flatten; got 'mean'"):
         models.get("cnn_classifier")(shape, 3, x, filters=[4], pool="mean")
+
+
+def test_logreg_keeps_a_unit_embedding_as_it_is_when_asked():
+    from facevoice.models import baseline
+
+    assert len(baseline.build_logreg((4,), 2, None).steps) == 2  # StandardScaler + LogisticRegression
+    assert [type(s).__name__ for _, s in baseline.build_logreg((4,), 2, None, standardize=False).steps] == \
+        ["LogisticRegression"]

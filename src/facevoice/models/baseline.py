@@ -53,14 +53,17 @@ def build_pca_svm(input_shape, n_classes, x_train, pretrained=None, components=1
 
 
 @sklearn_builder("logreg")
-def build_logreg(input_shape, n_classes, x_train, pretrained=None, C=1.0, max_iter=2000, seed=42):
+def build_logreg(input_shape, n_classes, x_train, pretrained=None, C=1.0, max_iter=2000, seed=42, standardize=True):
     """The classic voice baseline: standardised features (e.g. MFCC means and deviations) and a
-    multinomial logistic regression."""
+    multinomial logistic regression. ``standardize: false`` keeps the features as they are: a pretrained unit-length
+    embedding (GE2E) whose directions carry the identity, where rescaling each of 256 dimensions from a few training
+    rows adds noise."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    return make_pipeline(StandardScaler(), LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
+    steps = [StandardScaler()] if standardize else []
+    return make_pipeline(*steps, LogisticRegression(C=C, max_iter=max_iter, random_state=seed))
 
 
 def _unit_scale(x):
