@@ -40,6 +40,11 @@ ROWS = {
     "fusion_cnn_crnn": ("person", "face crop + MFCC frames"),
     "fusion_cnn_dense": ("person", "face crop + MFCC statistics (`mfcc_dense` as the voice branch)"),
     "fusion_embed_dense": ("person", "dlib's descriptor (`face_embed_dense`) + MFCC statistics"),
+    "voice_embed_logreg": ("speaker", "the pretrained GE2E speaker embedding, logistic regression"),
+    "voice_embed_dense": ("speaker", "the same embedding, a small dense head"),
+    "voice_embed_logreg_gender": ("gender", "GE2E embedding, logistic regression"),
+    "voice_embed_logreg_language": ("language (4)", "GE2E embedding, logistic regression"),
+    "fusion_embed_embed": ("person", "dlib's descriptor + GE2E embedding (`face_embed_dense`, `voice_embed_dense`)"),
 }
 # what the seed projects reported for the same kind of model (docs/seed_results.csv: none of it comparable)
 SEED = {"mfcc_ae_clf": "0.95", "audio_cnn": "0.79", "audio_crnn": "0.715", "mel_ae_clf": "0.00", "gender_cnn": "0.89",
@@ -146,7 +151,9 @@ def trials_tables(t: dict) -> str:
     fv, e = t["face_voice"], t["face_voice"]["embeddings"]
     rows = [("classic: dlib's descriptor, MFCC statistics, both concatenated", "dlib", "mfcc_stats", "dlib+mfcc_stats"),
             ("`siamese` towers (crop)", "siamese_face", "siamese_voice", "siamese_fused"),
-            ("`siamese_embed` towers (dlib descriptor)", "siamese_embed_face", "siamese_embed_voice", "siamese_embed_fused")]
+            ("pretrained: dlib, GE2E; fused by calibrated LLRs (`dlib+ge2e_llr`)", "dlib", "ge2e", "dlib+ge2e_llr"),
+            ("`siamese_embed` towers (dlib descriptor, GE2E)", "siamese_embed_face", "siamese_embed_voice",
+             "siamese_embed_fused")]
     lines = [f"Face + voice trials ({fv['n_trials']} trials, {fv['n_target']} same-person, {fv['n_people']} people); "
              "EER [95% CI] / minDCF(0.01):", "", "| embedding | face | voice | fused |", "|---|---|---|---|"]
     for label, *names in rows:
