@@ -241,3 +241,13 @@ def test_a_clip_longer_than_a_block_is_embedded_block_by_block_from_the_stream(t
     got = ge2e.embed_file(str(path))
     np.testing.assert_allclose(got, expected / np.linalg.norm(expected), atol=1e-5)
     assert float(got @ ge2e.embed_wav(wav)) > 0.99  # the blocks' mean is the whole clip's, near enough
+
+
+@pytest.mark.parametrize("level", [0.0, 0.3])
+def test_a_silent_or_constant_clip_is_one_line_saying_so(tmp_path, level):
+    import soundfile as sf
+
+    path = tmp_path / "quiet.wav"
+    sf.write(path, np.full(16000, level, dtype=np.float32), 16000)
+    with pytest.raises(InputError, match=r"quiet\.wav: silent clip"):
+        ge2e.embed_file(str(path))

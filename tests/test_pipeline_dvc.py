@@ -53,10 +53,12 @@ def test_first_repro_runs_every_stage_and_writes_metrics(repo):
     stages = ran(out)
     assert {"synthesize", "prepare", "features@mfcc", "pretrain@mfcc_ae", "train@mfcc_dense",
             "finetune@mfcc_ae_clf"} <= stages
-    metrics = json.loads((d / "metrics/mfcc_ae_clf.json").read_text())
+    from facevoice.evaluate import read_details
+
+    metrics = read_details(d / "metrics/mfcc_ae_clf.json")  # the headline numbers and everything beside them
     assert metrics["n_classes"] == 6 and metrics["n_test"] > 0 and 0 <= metrics["accuracy"] <= 1
     assert {"accuracy", "f1_macro", "n_train", "n_test", "split_rule"} <= set(metrics)
-    corpus = json.loads((d / "metrics/corpus.json").read_text())
+    corpus = read_details(d / "metrics/corpus.json")
     assert corpus["voices"]["kept"] + corpus["voices"]["rejected"] == corpus["voices"]["found"] == 48
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import FacevoiceError, InputError
 from . import dsp, torch_legacy
-from .loader import stream
+from .loader import SILENCE_PEAK, stream
 
 SR = 16000
 N_FFT, HOP, N_MELS = 400, 160, 40
@@ -247,13 +247,17 @@ def embed_wav(wav: np.ndarray, engine: str = "numpy", path: str = "<clip>", vad:
 
 
 def _checked_blocks(path: str, min_duration: float):
-    """The loader's stream of ``BLOCK_SECONDS`` blocks, each checked for NaN, the whole for its length."""
-    n = 0
+    """The loader's stream of ``BLOCK_SECONDS`` blocks, each checked for NaN, the whole for its length and for
+    silence (the loader's rule: no sample, DC offset removed, reaches ``SILENCE_PEAK``)."""
+    n, peak = 0, 0.0
     for y in stream(path, sr=SR, block_seconds=BLOCK_SECONDS):
         if not np.isfinite(y).all():
             raise InputError(path, "audio holds NaN or infinite samples")
         n += len(y)
+        peak = max(peak, float(np.abs(y - y.mean()).max(initial=0.0)))
         yield y
+    if peak < SILENCE_PEAK:
+        raise InputError(path, "silent clip")
     if n < min_duration * SR:
         raise InputError(path, f"too short ({n / SR:.2f} s < {min_duration} s)")
 
