@@ -456,7 +456,8 @@ def test_download_stage(corpora, tmp_path):
     n = state.count()
     res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and state.count() == n  # everything verified already: no request
-    (tmp_path / "params.yaml").write_text("download:\n  faces: {source: synthetic}\n  voices: null\n")
+    (tmp_path / "params.yaml").write_text("download:\n  faces: {source: synthetic}\n  voices: null\n"
+                                          "prepare: {faces: null, voices: null}\n")
     res = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0 and json.loads(res.stdout) == {}
     (tmp_path / "params.yaml").write_text("download:\n  voices: {source: commonvoice}\n")
