@@ -40,11 +40,11 @@ def test_a_calibration_reads_back_and_picks_thresholds_by_false_accept_rate(tmp_
     assert again == fusion.face
     impostors = face[same == 0]
     for far in (0.001, 0.01, 0.1):
-        t = again.threshold_at(far)
+        t = again.at_far(far)[0]
         assert (impostors >= t).mean() <= far
-    assert (impostors >= again.threshold_at(1e-9)).mean() == 0  # above every impostor seen
+    assert (impostors >= again.at_far(1e-9)[0]).mean() == 0  # above every impostor seen
     with pytest.raises(ValueError, match="no threshold reaches a false-accept rate of 0.01 on nowhere"):
-        Calibration(1.0, 0.0, "nowhere").threshold_at(0.01)
+        Calibration(1.0, 0.0, "nowhere").at_far(0.01)
 
 
 def test_the_command_lines_calibrations_come_with_their_provenance():

@@ -17,6 +17,7 @@ of two unit embeddings:
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -36,15 +37,18 @@ def _store(pairs_dir: Path, name: str) -> np.ndarray:
     return np.asarray(load_store(pairs_dir, name), dtype=np.float32)
 
 
+def _unit_store(pairs_dir: Path, name: str) -> np.ndarray:
+    """A pretrained embedding's pairs store (``face_embed``: dlib, ``voice_embed``: GE2E) as unit rows."""
+    return unit_rows(_store(pairs_dir, name))
+
+
 def classic(pairs_dir: Path, train: np.ndarray) -> dict:
     """name -> embedder for the classic embeddings."""
     def stats():
         x = _store(pairs_dir, "voice_mfcc")
         return unit_rows((x - x[train].mean(axis=0)) / (x[train].std(axis=0) + 1e-6))
 
-    def dlib():
-        return unit_rows(_store(pairs_dir, "face_embed"))
-
+    dlib = partial(_unit_store, pairs_dir, "face_embed")
     return {"mfcc_stats": stats, "dlib": dlib,
             "dlib+mfcc_stats": lambda: np.concatenate([dlib(), stats()], axis=1) / np.sqrt(2)}
 
@@ -52,11 +56,7 @@ def classic(pairs_dir: Path, train: np.ndarray) -> dict:
 def pretrained(pairs_dir: Path, train_trials: pd.DataFrame) -> dict:
     """name -> embedder (or trial scorer) for GE2E alone and fused with dlib: the cosines' mean, and the
     log-likelihood-ratio fusion calibrated on ``train_trials`` (the verification training people's)."""
-    def ge2e():
-        return unit_rows(_store(pairs_dir, "voice_embed"))
-
-    def dlib():
-        return unit_rows(_store(pairs_dir, "face_embed"))
+    dlib, ge2e = (partial(_unit_store, pairs_dir, name) for name in ("face_embed", "voice_embed"))
 
     def llr():
         face, voice = dlib(), ge2e()

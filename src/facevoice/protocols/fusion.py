@@ -62,10 +62,6 @@ class Calibration:
         t, r = min(ok)
         return float(t), float(r)
 
-    def threshold_at(self, far: float) -> float:
-        """The lowest cosine threshold whose false-accept rate on the protocol is <= ``far``."""
-        return self.at_far(far)[0]
-
 
 def fit_calibration(cosine: np.ndarray, same: np.ndarray, source: str) -> Calibration:
     """A logistic calibration of one modality's cosines on trials (classes weighted equally)."""
